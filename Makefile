@@ -1,0 +1,43 @@
+# kdlab: the README's commands. `make lab` opens the course, `make test` passes every test.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.kdlab-installed
+# JupyterLab refuses to run as root without this flag (containers, CI machines).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PORT ?= 8888
+
+.PHONY: lab test lint book bench clean-cache help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make lab    open the course in JupyterLab (creates .venv on first run)"
+	@echo "make test   run every test: unit, property and notebooks (KDLAB_PROFILE=ci)"
+	@echo "make book   build the website into book/_build/html"
+	@echo "make bench  measure speed; writes benchmarks/results/*.md"
+
+# A fresh venv with kdlab (editable) and its pinned dependencies. Rebuilt when pyproject changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,book]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	@echo "Opening JupyterLab on notebooks/ (profile: $${KDLAB_PROFILE:-laptop}). Ctrl-C stops it."
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks --ip=127.0.0.1 --port=$(PORT) $(ROOT_FLAG)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	KDLAB_PROFILE=ci $(PY) -m pytest --nbval-lax -p no:cacheprovider
+
+book: $(STAMP)
+	$(PY) -m kdlab._book
+
+bench: $(STAMP)
+	KDLAB_PROFILE=$${KDLAB_PROFILE:-ci} $(PY) benchmarks/run.py
+
+clean-cache:
+	rm -rf data/cache

@@ -1,0 +1,486 @@
+"""Data sets (IDX files, sklearn digits), the data search path, and transfer sets.
+
+Search order for a named data set (DESIGN.md): ``$KDLAB_DATA``, the checkout's ``data/``,
+the system copy (Debian's ``dataset-fashion-mnist`` installs ``/usr/share/datasets/``), then
+a download verified by checksum when the machine is online.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kdlab._paths import env_data_dir, repo_data_dir
+
+SYSTEM_DIR = Path("/usr/share/datasets")
+SPLITS = ("train", "test")
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an IDX data set can come from, and how to get it."""
+
+    classes: tuple[str, ...]
+    urls: tuple[str, ...]
+    md5: dict[str, str]
+    fix: str
+
+
+SOURCES: dict[str, Source] = {
+    "fashion-mnist": Source(
+        classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        urls=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+        md5={
+            "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+            "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+            "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+        },
+        fix="sudo apt-get install dataset-fashion-mnist   (Debian/Ubuntu), or when online: "
+        "python -m kdlab.data fetch fashion-mnist",
+    ),
+    "mnist": Source(
+        classes=tuple(str(d) for d in range(10)),
+        urls=("https://ossci-datasets.s3.amazonaws.com/mnist/",),
+        md5={
+            "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+            "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+            "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+        },
+        fix="when online: python -m kdlab.data fetch mnist   (or copy the four MNIST IDX files "
+        "into data/mnist/ or $KDLAB_DATA/mnist/)",
+    ),
+}
+DATASETS = (*SOURCES, "digits")
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A named data set was found in none of the places on the search path."""
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images flattened to rows in [0, 1], integer labels and the class names.
+
+    See notebook 01.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    image_shape: tuple[int, int]
+    name: str
+    split: str
+    indices: np.ndarray | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes of the full data set (not only those present)."""
+        return len(self.classes)
+
+    def subset(self, idx) -> Dataset:
+        """The examples at positions ``idx`` (an index array or boolean mask)."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != self.y.shape:
+                raise ValueError(f"idx: boolean mask of shape {self.y.shape} expected, "
+                                 f"got {idx.shape}")
+            idx = np.flatnonzero(idx)
+        if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+            raise TypeError("idx must be a 1-d integer index array or a boolean mask")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise ValueError(f"idx: indices must lie in [0, {len(self)}), got "
+                             f"[{idx.min()}, {idx.max()}]")
+        base = np.arange(len(self)) if self.indices is None else self.indices
+        return Dataset(self.X[idx], self.y[idx], self.classes, self.image_shape,
+                       self.name, self.split, base[idx])
+
+
+# --- reading IDX files ------------------------------------------------------------------------
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed) into a numpy array.
+
+    A truncated, over-long or malformed file raises ``ValueError``; it never yields garbage.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "x-idx1-ubyte")
+    >>> _ = write_idx(p, np.arange(3, dtype=np.uint8))
+    >>> read_idx(p).tolist()
+    [0, 1, 2]
+    """
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: corrupt or truncated file ({exc})") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_DTYPES or ndim == 0:
+        raise ValueError(f"{path}: not an IDX file (type code {code:#x}, {ndim} dimensions)")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = _IDX_DTYPES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise ValueError(f"{path}: IDX header says shape {shape} ({expected} bytes of data), "
+                         f"but the file holds {len(raw) - header}: truncated or corrupt")
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(
+        dtype.newbyteorder("="), copy=False)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
+    array = np.asarray(array)
+    codes = {v.newbyteorder("="): k for k, v in _IDX_DTYPES.items()}
+    code = codes.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise TypeError(f"array: dtype {array.dtype} has no IDX type code")
+    payload = (bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+               + np.ascontiguousarray(array, dtype=_IDX_DTYPES[code]).tobytes())
+    path = Path(path)
+    _atomic_write(path, gzip.compress(payload) if path.suffix == ".gz" else payload)
+    return path
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` via a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- the search path --------------------------------------------------------------------------
+
+def search_path(name: str) -> list[Path]:
+    """The folders searched for data set ``name``, in order."""
+    _check_name(name, SOURCES)
+    places = []
+    env = env_data_dir()
+    if env is not None:
+        places += [env / name, env]
+    places += [repo_data_dir() / name, SYSTEM_DIR / name]
+    return places
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    for candidate in (folder / f"{stem}.gz", folder / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def locate(name: str, split: str = "train", download: bool | None = None) -> tuple[Path, Path]:
+    """Return the (images, labels) files of ``name``/``split`` from the first place that has both.
+
+    When no folder has them and ``download`` is true (default: unless ``$KDLAB_OFFLINE`` is
+    set), download them into the first writable data folder, verifying their checksums. When
+    everything fails, :class:`DataNotFoundError` lists every place tried and the fix.
+    """
+    _check_name(name, SOURCES)
+    _check_split(split)
+    stems = _FILES[split]
+    tried = []
+    env = env_data_dir()
+    if env is None:
+        tried.append("$KDLAB_DATA: not set")
+    for folder in search_path(name):
+        found = [_find_file(folder, stem) for stem in stems]
+        if all(found):
+            return found[0], found[1]
+        what = "no such folder" if not folder.is_dir() else "missing " + ", ".join(
+            s for s, f in zip(stems, found, strict=True) if f is None)
+        tried.append(f"{folder}: {what}")
+    if download is None:
+        download = not os.environ.get("KDLAB_OFFLINE")
+    if download:
+        dest = (env or repo_data_dir()) / name
+        try:
+            return fetch(name, split, dest)
+        except (OSError, ValueError) as exc:
+            tried.append(f"download into {dest}: failed ({exc})")
+    else:
+        tried.append("download: skipped (offline: $KDLAB_OFFLINE is set or download=False)")
+    raise DataNotFoundError(
+        f"could not find the {name!r} data set ({split} split). Places tried:\n  - "
+        + "\n  - ".join(tried) + f"\nFix: {SOURCES[name].fix}"
+    )
+
+
+def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0):
+    """Download the ``split`` files of ``name`` into ``dest``, verifying each file's MD5."""
+    source = SOURCES[name]
+    dest = Path(dest)
+    paths = []
+    for stem in _FILES[split]:
+        fname = f"{stem}.gz"
+        target = dest / fname
+        if not target.is_file():
+            errors = []
+            for base in source.urls:
+                try:
+                    with urllib.request.urlopen(base + fname, timeout=timeout) as response:
+                        payload = response.read()
+                except OSError as exc:
+                    errors.append(f"{base + fname}: {exc}")
+                    continue
+                digest = hashlib.md5(payload).hexdigest()
+                if digest != source.md5[fname]:
+                    errors.append(f"{base + fname}: checksum mismatch (md5 {digest}, "
+                                  f"expected {source.md5[fname]})")
+                    continue
+                _atomic_write(target, payload)
+                break
+            else:
+                raise OSError("; ".join(errors))
+        paths.append(target)
+    return paths[0], paths[1]
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=8)
+def _load_full(name: str, split: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        digits = load_digits()
+        parts = train_test_split(digits.data, digits.target, test_size=0.25, random_state=0,
+                                 stratify=digits.target)
+        X, y = (parts[0], parts[2]) if split == "train" else (parts[1], parts[3])
+        X = (X / 16.0).astype(np.float32)
+        shape = (8, 8)
+    else:
+        images_path, labels_path = locate(name, split)
+        images, labels = read_idx(images_path), read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{images_path}, {labels_path}: expected N×H×W images and N "
+                             f"labels, got shapes {images.shape} and {labels.shape}")
+        if labels.size and labels.max() >= len(SOURCES[name].classes):
+            raise ValueError(f"{labels_path}: label {labels.max()} out of range")
+        shape = images.shape[1:]
+        X = images.reshape(len(images), -1).astype(np.float32) / 255.0
+        y = labels
+    X, y = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.int64)
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y, tuple(int(s) for s in shape)
+
+
+def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | None = None,
+                 seed: int = 0) -> Dataset:
+    """Load ``"fashion-mnist"``, ``"mnist"`` or ``"digits"`` with images scaled to [0, 1].
+
+    Parameters
+    ----------
+    name : str
+        The data set.
+    split : {"train", "test"}
+        Which split. (sklearn's digits have no official split: a fixed stratified 75/25 one.)
+    n : int, optional
+        Keep a random subset of ``n`` examples (stratified by class, seeded); all by default.
+    seed : int
+        Seed of the subset.
+
+    Examples
+    --------
+    >>> ds = load_dataset("digits", "train", n=100)
+    >>> ds.X.shape, ds.image_shape, float(ds.X.max()) <= 1.0
+    ((100, 64), (8, 8), True)
+    """
+    _check_name(name, DATASETS)
+    _check_split(split)
+    X, y, shape = _load_full(name, split)
+    classes = tuple(str(d) for d in range(10)) if name == "digits" else SOURCES[name].classes
+    ds = Dataset(X, y, classes, shape, name, split)
+    if n is None or n >= len(y):
+        if n is not None and n > len(y):
+            raise ValueError(f"n: at most {len(y)} examples in {name}/{split}, got {n}")
+        return ds
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive int or None, got {n!r}")
+    return ds.subset(stratified_subset(y, n, seed))
+
+
+def _check_name(name, allowed) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if name not in allowed:
+        raise ValueError(f"unknown data set {name!r}; expected one of {', '.join(allowed)}")
+
+
+def _check_split(split) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+# --- transfer sets: index arrays that apply to X, y and cached logits alike -------------------
+
+def _labels(y) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"y must be a 1-d integer label array, got {y.dtype} of shape {y.shape}")
+    return y
+
+
+def _classes(classes, name="classes") -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(classes))
+    if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {classes!r}")
+    return arr
+
+
+def stratified_subset(y, n: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n`` examples whose class proportions follow ``y``'s (seeded)."""
+    y = _labels(y)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(y):
+        raise ValueError(f"n must be an int in [1, {len(y)}], got {n!r}")
+    if n == len(y):
+        return np.arange(len(y))
+    classes, counts = np.unique(y, return_counts=True)
+    quota = counts * (n / len(y))
+    take = np.floor(quota).astype(int)
+    remainder_order = np.argsort(-(quota - take), kind="stable")
+    take[remainder_order[: n - take.sum()]] += 1  # largest remainders get the leftover slots
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(y == c), k, replace=False)
+             for c, k in zip(classes, take, strict=True)]
+    return np.sort(np.concatenate(picks))
+
+
+def fraction_subset(y, fraction: float, seed: int = 0) -> np.ndarray:
+    """Sorted indices of a stratified ``fraction`` of the examples (e.g. the paper's 3%)."""
+    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
+    y = _labels(y)
+    return stratified_subset(y, max(1, round(fraction * len(y))), seed)
+
+
+def per_class_subset(y, n_per_class: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``n_per_class`` random examples of every class (all if fewer)."""
+    y = _labels(y)
+    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) \
+            or n_per_class < 1:
+        raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(y == c))[:n_per_class] for c in np.unique(y)]
+    return np.sort(np.concatenate(picks))
+
+
+def omit_classes(y, classes) -> np.ndarray:
+    """Indices of every example whose label is not in ``classes`` (a transfer set without them)."""
+    y, classes = _labels(y), _classes(classes)
+    return np.flatnonzero(~np.isin(y, classes))
+
+
+def keep_classes(y, classes) -> np.ndarray:
+    """Indices of the examples whose label is in ``classes`` (e.g. only 7s and 8s)."""
+    y, classes = _labels(y), _classes(classes)
+    return np.flatnonzero(np.isin(y, classes))
+
+
+def train_val_split(y, val_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified (train, validation) index arrays: choose hyper-parameters on val, never test."""
+    if not isinstance(val_fraction, float) or not 0 < val_fraction < 1:
+        raise ValueError(f"val_fraction must be a float in (0, 1), got {val_fraction!r}")
+    y = _labels(y)
+    val = fraction_subset(y, val_fraction, seed)
+    return np.setdiff1d(np.arange(len(y)), val), val
+
+
+# --- augmentation -----------------------------------------------------------------------------
+
+def random_shift(X, image_shape: tuple[int, int], max_shift: int = 2, generator=None):
+    """Translate each flattened image by up to ``max_shift`` pixels in x and y, zero-filled.
+
+    The paper's teacher was trained with such jitter (±2 pixels). Works on torch tensors
+    (batched, on any device) and returns a new tensor of the same shape.
+    """
+    import torch
+
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a torch.Tensor, got {type(X).__name__}")
+    h, w = image_shape
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise ValueError(f"X: expected shape (N, {h * w}) for images {image_shape}, "
+                         f"got {tuple(X.shape)}")
+    if not isinstance(max_shift, int) or max_shift < 0:
+        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    if max_shift == 0 or len(X) == 0:
+        return X.clone()
+    s = max_shift
+    shifts = torch.randint(-s, s + 1, (len(X), 2), generator=generator).to(X.device)
+    padded = torch.nn.functional.pad(X.view(-1, 1, h, w), (s, s, s, s))
+    rows = (torch.arange(h, device=X.device)[None, :] + s - shifts[:, :1])  # N × h
+    cols = (torch.arange(w, device=X.device)[None, :] + s - shifts[:, 1:])  # N × w
+    n = torch.arange(len(X), device=X.device)[:, None, None]
+    out = padded[:, 0][n, rows[:, :, None], cols[:, None, :]]
+    return out.reshape(len(X), h * w)
+
+
+def main(argv=None) -> int:
+    """``python -m kdlab.data fetch NAME``: download a data set into the data folder."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m kdlab.data", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_fetch = sub.add_parser("fetch", help="download a data set (checksums verified)")
+    p_fetch.add_argument("name", choices=list(SOURCES))
+    p_where = sub.add_parser("where", help="show where a data set is found")
+    p_where.add_argument("name", choices=list(SOURCES))
+    args = parser.parse_args(argv)
+    for split in SPLITS:
+        if args.command == "fetch":
+            dest = (env_data_dir() or repo_data_dir()) / args.name
+            print(*fetch(args.name, split, dest), sep="\n")
+        else:
+            print(*locate(args.name, split, download=False), sep="\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Multi-layer perceptrons of the paper's sizes (784-1200-1200-10, 784-800-800-10, 30-30)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Module):
+    """A ReLU MLP: ``body`` (hidden layers) then ``head`` (the logits layer).
+
+    Parameters
+    ----------
+    in_features : int
+        Input size (784 for 28×28 images).
+    hidden : sequence of int
+        Widths of the hidden layers, e.g. ``(1200, 1200)`` for the paper's teacher.
+    n_classes : int
+        Number of outputs.
+    dropout : float
+        Dropout probability after every hidden layer.
+    input_dropout : float
+        Dropout probability on the input pixels.
+    seed : int, optional
+        Seed for the initial weights, so that the same arguments give the same network.
+
+    Examples
+    --------
+    >>> net = MLP(784, (800, 800), 10, seed=0)
+    >>> net(torch.zeros(2, 784)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, in_features: int, hidden=(800, 800), n_classes: int = 10,
+                 dropout: float = 0.0, input_dropout: float = 0.0, seed: int | None = None):
+        super().__init__()
+        hidden = tuple(hidden)
+        for name, value in [("in_features", in_features), ("n_classes", n_classes),
+                            *[("hidden", h) for h in hidden]]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name, value in [("dropout", dropout), ("input_dropout", input_dropout)]:
+            if not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+        self.config = dict(in_features=in_features, hidden=list(hidden), n_classes=n_classes,
+                           dropout=float(dropout), input_dropout=float(input_dropout), seed=seed)
+        with torch.random.fork_rng(devices=[]):
+            if seed is not None:
+                torch.manual_seed(seed)
+            layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
+            width = in_features
+            for h in hidden:
+                layers += [nn.Linear(width, h), nn.ReLU()]
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
+                width = h
+            self.body = nn.Sequential(*layers)
+            self.head = nn.Linear(width, n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of flattened inputs."""
+        return self.head(self.body(x))
+
+    def extra_repr(self) -> str:
+        return f"{self.config['in_features']}-{'-'.join(map(str, self.config['hidden']))}-" \
+               f"{self.config['n_classes']}"

@@ -1,0 +1,103 @@
+"""Run profiles: one switch, ``KDLAB_PROFILE``, sizes every experiment (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+ENV_VAR = "KDLAB_PROFILE"
+DEFAULT = "laptop"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of every experiment in the lab for one run profile.
+
+    Attributes
+    ----------
+    name : str
+        ``"ci"``, ``"laptop"`` or ``"paper"``.
+    dataset : str
+        The default teaching data set.
+    n_train, n_test : int or None
+        How many training / test examples to use (``None``: all of them).
+    seed : int
+        The seed every notebook starts from.
+    epochs, teacher_epochs : int
+        Training epochs for students / for the big regularised teacher.
+    batch_size : int
+        Minibatch size.
+    lr : float
+        Adam learning rate.
+    teacher_hidden, student_hidden, tiny_hidden : tuple of int
+        Hidden-layer widths of the teacher (paper: 1200-1200), the student (paper: 800-800)
+        and the tiny student (paper: 30-30).
+    teacher_dropout : float
+        Dropout on the teacher's hidden layers (paper: strongly regularised).
+    temperatures : tuple of float
+        Temperatures swept by the "how much does T matter" experiments.
+    """
+
+    name: str
+    dataset: str
+    n_train: int | None
+    n_test: int | None
+    seed: int
+    epochs: int
+    teacher_epochs: int
+    batch_size: int
+    lr: float
+    teacher_hidden: tuple[int, ...]
+    student_hidden: tuple[int, ...]
+    tiny_hidden: tuple[int, ...]
+    teacher_dropout: float
+    temperatures: tuple[float, ...]
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci", dataset="fashion-mnist", n_train=3000, n_test=1000, seed=0,
+        epochs=4, teacher_epochs=6, batch_size=128, lr=1e-3,
+        teacher_hidden=(256, 256), student_hidden=(64, 64), tiny_hidden=(30, 30),
+        teacher_dropout=0.3, temperatures=(1.0, 4.0, 20.0),
+    ),
+    "laptop": Profile(
+        name="laptop", dataset="fashion-mnist", n_train=20000, n_test=None, seed=0,
+        epochs=10, teacher_epochs=15, batch_size=128, lr=1e-3,
+        teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
+        teacher_dropout=0.5, temperatures=(1.0, 2.0, 4.0, 8.0, 20.0),
+    ),
+    "paper": Profile(
+        name="paper", dataset="fashion-mnist", n_train=None, n_test=None, seed=0,
+        epochs=40, teacher_epochs=60, batch_size=128, lr=1e-3,
+        teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
+        teacher_dropout=0.5, temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
+    ),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """Return the run profile ``name``, or the one ``$KDLAB_PROFILE`` names (default laptop).
+
+    Examples
+    --------
+    >>> get_profile("ci").name
+    'ci'
+    """
+    source = "name"
+    if name is None:
+        name, source = os.environ.get(ENV_VAR, "").strip() or DEFAULT, f"${ENV_VAR}"
+    if not isinstance(name, str):
+        raise TypeError(f"profile name must be a str, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ValueError(
+            f"unknown run profile {name!r} (from {source}); expected one of "
+            f"{', '.join(repr(k) for k in PROFILES)}"
+        )
+    return PROFILES[key]
+
+
+def describe(profile: Profile) -> str:
+    """One line per field, for printing in a notebook's setup cell."""
+    return "\n".join(f"{f.name:>16}: {getattr(profile, f.name)}" for f in fields(profile))
