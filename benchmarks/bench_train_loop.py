@@ -44,7 +44,7 @@ def run(rounds: int = 3) -> str:
             best[label] = min(best[label], time.perf_counter() - start)
     rate = {k: len(ds) / v for k, v in best.items()}
     base = rate["DataLoader loop"]
-    rows = ["| loop | samples/s (best of %d epochs) | ratio vs DataLoader |" % rounds,
+    rows = [f"| loop | samples/s (best of {rounds} epochs) | ratio vs DataLoader |",
             "|---|---:|---:|"]
     rows += [f"| {k} | {v:,.0f} | {v / base:.2f}× |" for k, v in rate.items()]
     return "\n".join(rows)

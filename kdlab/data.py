@@ -462,6 +462,18 @@ def random_shift(X, image_shape: tuple[int, int], max_shift: int = 2, generator=
     return out.reshape(len(X), h * w)
 
 
+def jitter(image_shape: tuple[int, int], max_shift: int = 2):
+    """An ``augment`` for :func:`kdlab.fit` and ``distill``: random ±``max_shift`` translations.
+
+    The paper's teacher was trained on inputs jittered by up to two pixels (see notebook 02).
+    """
+    return functools.partial(_jitter_batch, image_shape=tuple(image_shape), max_shift=max_shift)
+
+
+def _jitter_batch(xb, generator, *, image_shape, max_shift):
+    return random_shift(xb, image_shape, max_shift, generator)
+
+
 def main(argv=None) -> int:
     """``python -m kdlab.data fetch NAME``: download a data set into the data folder."""
     import argparse

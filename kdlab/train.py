@@ -42,7 +42,7 @@ def _as_tensor(a, name: str, device, dtype=None) -> torch.Tensor:
 
 
 def soft_cross_entropy(logits: torch.Tensor, target_probs: torch.Tensor) -> torch.Tensor:
-    """Mean over the batch of −Σ_i p_i log q_i for soft targets ``p`` and ``q = softmax(logits)``."""
+    """Batch mean of −Σ_i p_i log q_i for soft targets ``p``, ``q = softmax(logits)``."""
     return -(target_probs * F.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
