@@ -14,6 +14,7 @@ import os
 import struct
 import tempfile
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+    except (EOFError, OSError, zlib.error) as exc:  # BadGzipFile is an OSError
         if isinstance(exc, FileNotFoundError):
             raise
         raise ValueError(f"{path}: corrupt or truncated file ({exc})") from exc
@@ -282,33 +283,53 @@ def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0)
 
 # --- loading ----------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8)
 def _load_full(name: str, split: str) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """The whole split, read-only; the files are looked up anew each call, decoded once."""
     if name == "digits":
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
+        return _load_digits(split)
+    images_path, labels_path = locate(name, split)
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                  for p in (images_path, labels_path))
+    return _read_pair(name, stamp)
 
-        digits = load_digits()
-        parts = train_test_split(digits.data, digits.target, test_size=0.25, random_state=0,
-                                 stratify=digits.target)
-        X, y = (parts[0], parts[2]) if split == "train" else (parts[1], parts[3])
-        X = (X / 16.0).astype(np.float32)
-        shape = (8, 8)
-    else:
-        images_path, labels_path = locate(name, split)
-        images, labels = read_idx(images_path), read_idx(labels_path)
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{images_path}, {labels_path}: expected N×H×W images and N "
-                             f"labels, got shapes {images.shape} and {labels.shape}")
-        if labels.size and labels.max() >= len(SOURCES[name].classes):
-            raise ValueError(f"{labels_path}: label {labels.max()} out of range")
-        shape = images.shape[1:]
-        X = images.reshape(len(images), -1).astype(np.float32) / 255.0
-        y = labels
+
+@functools.lru_cache(maxsize=4)
+def _load_digits(split: str):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    parts = train_test_split(digits.data, digits.target, test_size=0.25, random_state=0,
+                             stratify=digits.target)
+    X, y = (parts[0], parts[2]) if split == "train" else (parts[1], parts[3])
+    return _frozen((X / 16.0).astype(np.float32), y, (8, 8))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_pair(name: str, stamp: tuple):
+    """Decode one (images, labels) pair; ``stamp`` (paths, mtimes, sizes) keys the memo."""
+    images_path, labels_path = Path(stamp[0][0]), Path(stamp[1][0])
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{images_path}, {labels_path}: expected N×H×W images and N "
+                         f"labels, got shapes {images.shape} and {labels.shape}")
+    if labels.size and labels.max() >= len(SOURCES[name].classes):
+        raise ValueError(f"{labels_path}: label {labels.max()} out of range")
+    X = images.reshape(len(images), -1).astype(np.float32) / 255.0
+    return _frozen(X, labels, images.shape[1:])
+
+
+def _frozen(X, y, shape):
     X, y = np.ascontiguousarray(X), np.ascontiguousarray(y, dtype=np.int64)
     X.setflags(write=False)
     y.setflags(write=False)
     return X, y, tuple(int(s) for s in shape)
+
+
+def clear_memo() -> None:
+    """Forget decoded data sets (they are also re-read whenever their files change)."""
+    _load_digits.cache_clear()
+    _read_pair.cache_clear()
 
 
 def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | None = None,
@@ -337,12 +358,14 @@ def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | Non
     X, y, shape = _load_full(name, split)
     classes = tuple(str(d) for d in range(10)) if name == "digits" else SOURCES[name].classes
     ds = Dataset(X, y, classes, shape, name, split)
-    if n is None or n >= len(y):
-        if n is not None and n > len(y):
-            raise ValueError(f"n: at most {len(y)} examples in {name}/{split}, got {n}")
+    if n is None:
         return ds
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive int or None, got {n!r}")
+    if n > len(y):
+        raise ValueError(f"n: at most {len(y)} examples in {name}/{split}, got {n}")
+    if n == len(y):
+        return ds
     return ds.subset(stratified_subset(y, n, seed))
 
 
@@ -369,6 +392,8 @@ def _labels(y) -> np.ndarray:
 
 def _classes(classes, name="classes") -> np.ndarray:
     arr = np.atleast_1d(np.asarray(classes))
+    if arr.ndim == 1 and arr.size == 0:  # no classes at all ([] is a float array to numpy)
+        return arr.astype(np.int64)
     if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must be an int or a sequence of ints, got {classes!r}")
     return arr
@@ -463,7 +488,7 @@ def random_shift(X, image_shape: tuple[int, int], max_shift: int = 2, generator=
 
 
 def jitter(image_shape: tuple[int, int], max_shift: int = 2):
-    """An ``augment`` for :func:`kdlab.fit` and ``distill``: random ±``max_shift`` translations.
+    """An ``augment`` for ``fit`` and ``distill_student``: random ±``max_shift`` translations.
 
     The paper's teacher was trained on inputs jittered by up to two pixels (see notebook 02).
     """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -34,7 +36,11 @@ class MLP(nn.Module):
     def __init__(self, in_features: int, hidden=(800, 800), n_classes: int = 10,
                  dropout: float = 0.0, input_dropout: float = 0.0, seed: int | None = None):
         super().__init__()
-        hidden = tuple(hidden)
+        try:
+            hidden = tuple(hidden)
+        except TypeError:
+            raise TypeError(f"hidden must be a sequence of layer widths such as (800, 800), "
+                            f"got {hidden!r}") from None
         for name, value in [("in_features", in_features), ("n_classes", n_classes),
                             *[("hidden", h) for h in hidden]]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -44,7 +50,9 @@ class MLP(nn.Module):
                 raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
         self.config = dict(in_features=in_features, hidden=list(hidden), n_classes=n_classes,
                            dropout=float(dropout), input_dropout=float(input_dropout), seed=seed)
-        with torch.random.fork_rng(devices=[]):
+        # a seed gets a private stream that leaves the global one alone; no seed: the global one
+        rng = contextlib.nullcontext() if seed is None else torch.random.fork_rng(devices=[])
+        with rng:
             if seed is not None:
                 torch.manual_seed(seed)
             layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []

@@ -180,11 +180,12 @@ def predict_proba(model: nn.Module, X, T: float = 1.0, batch_size: int = 4096) -
 def evaluate(model: nn.Module, X, y, batch_size: int = 4096) -> dict:
     """Accuracy, number of errors and errors per class of ``model`` on ``(X, y)``."""
     y = np.asarray(y)
-    pred = predict_logits(model, X, batch_size).argmax(axis=1)
+    logits = predict_logits(model, X, batch_size)
+    pred = logits.argmax(axis=1)
     if len(pred) != len(y):
         raise ValueError(f"y: expected {len(pred)} labels to match X, got {len(y)}")
     wrong = pred != y
-    n_classes = max(int(y.max(initial=-1)), int(pred.max(initial=-1))) + 1
+    n_classes = max(logits.shape[1], int(y.max(initial=-1)) + 1)
     return {
         "accuracy": float(1 - wrong.mean()) if len(y) else float("nan"),
         "errors": int(wrong.sum()),

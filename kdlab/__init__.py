@@ -1,0 +1,40 @@
+"""kdlab: an interactive lab on knowledge distillation (Hinton, Vinyals & Dean, 2015).
+
+One concept per module; each public function names the notebook that explains it.
+"""
+
+from kdlab.data import DataNotFoundError, Dataset, load_dataset
+from kdlab.models import MLP
+from kdlab.profiles import Profile, get_profile
+from kdlab.temperature import (
+    entropy,
+    gibbs,
+    log_softmax_t,
+    logit_matching_grad,
+    soft_cross_entropy_grad,
+    softmax_t,
+)
+from kdlab.train import evaluate, fit, fit_cached, get_device, predict_logits, predict_proba
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP",
+    "DataNotFoundError",
+    "Dataset",
+    "Profile",
+    "entropy",
+    "evaluate",
+    "fit",
+    "fit_cached",
+    "get_device",
+    "get_profile",
+    "gibbs",
+    "load_dataset",
+    "log_softmax_t",
+    "logit_matching_grad",
+    "predict_logits",
+    "predict_proba",
+    "soft_cross_entropy_grad",
+    "softmax_t",
+]

@@ -1,0 +1,328 @@
+"""Pure plotting functions: data in, a matplotlib ``Axes`` out (one section per chapter).
+
+Nothing here changes global matplotlib state. ``matplotlib.pyplot`` is imported only when a
+function is called without ``ax`` (to make a new figure); pass ``ax`` to draw anywhere else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kdlab.temperature import entropy, softmax_t
+
+__all__ = [
+    "plot_probs",
+    "plot_temperature_curves",
+    "plot_image",
+    "plot_vs_temperature",
+    "plot_class_matrix",
+]
+
+
+def _new_axes(ax, figsize):
+    """Return ``ax``, or the axes of a new pyplot figure of ``figsize`` when ``ax`` is None."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize, layout="constrained")[1]
+
+
+def _names(class_names, n: int) -> list[str]:
+    """``class_names`` as a list of ``n`` strings (default ``"0" .. "n-1"``)."""
+    if class_names is None:
+        return [str(i) for i in range(n)]
+    names = [str(c) for c in class_names]
+    if len(names) != n:
+        raise ValueError(f"class_names must name all {n} classes, got {len(names)} names")
+    return names
+
+
+def _matrix(values, name: str) -> np.ndarray:
+    """``values`` as a finite float array with one or two axes."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim not in (1, 2) or arr.shape[-1] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-d or 2-d array, got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite")
+    return arr
+
+
+# --- chapter 01 ----------------------------------------------------------------------------------
+
+
+def plot_probs(probs, class_names=None, ax=None, title=None, labels=None, highlight=None):
+    """Bar chart of one probability vector, or grouped bars for several (one row each).
+
+    Parameters
+    ----------
+    probs : array-like, shape (C,) or (K, C)
+        Probabilities over ``C`` classes; ``K`` rows are drawn side by side.
+    class_names : sequence of str, optional
+        Tick labels (default ``0 .. C-1``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    labels : sequence of str, optional
+        Legend entry for each of the ``K`` rows.
+    highlight : int, optional
+        A class to mark with a grey band (e.g. the true label).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes; its ``containers`` hold one ``BarContainer`` per row.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_probs([0.7, 0.2, 0.1], ["cat", "dog", "car"], ax=Figure().subplots())
+    >>> [round(float(b.get_height()), 1) for b in ax.patches]
+    [0.7, 0.2, 0.1]
+
+    See notebook 01.
+    """
+    p = _matrix(probs, "probs")
+    rows = p.reshape(1, -1) if p.ndim == 1 else p
+    k, c = rows.shape
+    names = _names(class_names, c)
+    if labels is not None and len(labels) != k:
+        raise ValueError(f"labels must name all {k} rows of probs, got {len(labels)}")
+    ax = _new_axes(ax, (max(5.0, 0.6 * c + 1), 3.2))
+    width = 0.8 / k
+    x = np.arange(c)
+    for i, row in enumerate(rows):
+        label = None if labels is None else str(labels[i])
+        ax.bar(x + (i - (k - 1) / 2) * width, row, width=width, label=label)
+    if highlight is not None:
+        ax.axvspan(highlight - 0.45, highlight + 0.45, color="0.5", alpha=0.15, zorder=0)
+    long_names = max(map(len, names)) > 3
+    ax.set_xticks(x, names, rotation=45 if long_names else 0,
+                  ha="right" if long_names else "center")
+    ax.set_xlabel("class")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, max(1.0, float(rows.max()) * 1.05))
+    if labels is not None:
+        ax.legend(frameon=False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_temperature_curves(logits, temperatures=None, class_names=None, ax=None, title=None,
+                            kind="probs"):
+    """Each class's probability (``kind="probs"``) or the entropy (``"entropy"``) against T.
+
+    Parameters
+    ----------
+    logits : array-like, shape (C,)
+        One example's logits.
+    temperatures : array-like, optional
+        The temperatures to evaluate (default: 200 points from 1e-2 to 1e2, log-spaced).
+    class_names : sequence of str, optional
+        Legend labels of the classes for ``kind="probs"``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    kind : {"probs", "entropy"}
+        What to draw. The entropy plot also marks its maximum ``log C`` (uniform).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes, with a log-scaled T axis.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_temperature_curves([2.0, 1.0, 0.0], kind="entropy", ax=Figure().subplots())
+    >>> ax.get_xscale(), ax.get_ylabel()
+    ('log', 'entropy (nats)')
+
+    See notebook 01.
+    """
+    if kind not in ("probs", "entropy"):
+        raise ValueError(f"kind must be 'probs' or 'entropy', got {kind!r}")
+    z = _matrix(logits, "logits")
+    if z.ndim != 1:
+        raise ValueError(f"logits must be one example's logits (1-d), got shape {z.shape}")
+    Ts = np.logspace(-2, 2, 200) if temperatures is None else _matrix(temperatures,
+                                                                      "temperatures")
+    if Ts.ndim != 1 or (Ts <= 0).any():
+        raise ValueError("temperatures must be a 1-d array of positive numbers")
+    probs = np.stack([softmax_t(z, T) for T in Ts])
+    ax = _new_axes(ax, (6.0, 3.5))
+    if kind == "probs":
+        for name, column in zip(_names(class_names, len(z)), probs.T, strict=True):
+            ax.plot(Ts, column, label=name)
+        ax.axhline(1 / len(z), color="0.5", lw=0.8, ls="--", label="uniform 1/C")
+        ax.set_ylabel("probability")
+        ax.set_ylim(0, 1.02)
+        ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    else:
+        ax.plot(Ts, entropy(probs), label="entropy of softmax(z/T)")
+        ax.axhline(np.log(len(z)), color="0.5", lw=0.8, ls="--", label="log C (uniform)")
+        ax.set_ylabel("entropy (nats)")
+        ax.set_ylim(0, np.log(len(z)) * 1.05)
+        ax.legend(frameon=False)
+    ax.axvline(1.0, color="0.3", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("temperature T")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_image(x, image_shape, ax=None, title=None, cmap="gray_r"):
+    """Show a flattened image ``x`` reshaped to ``image_shape``, without ticks.
+
+    Parameters
+    ----------
+    x : array-like, shape (H*W,)
+        Pixel values, e.g. in [0, 1].
+    image_shape : tuple of int
+        ``(H, W)``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    cmap : str, default "gray_r"
+        Colour map (dark ink on white paper).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_image(np.zeros(4), (2, 2), ax=Figure().subplots())
+    >>> ax.images[0].get_array().shape
+    (2, 2)
+
+    See notebook 01.
+    """
+    shape = tuple(int(s) for s in image_shape)
+    arr = np.asarray(x, dtype=float)
+    if arr.size != int(np.prod(shape)):
+        raise ValueError(f"x has {arr.size} values, which cannot be reshaped to image_shape "
+                         f"{shape}")
+    ax = _new_axes(ax, (2.5, 2.5))
+    ax.imshow(arr.reshape(shape), cmap=cmap, vmin=min(0.0, arr.min()), vmax=max(1.0, arr.max()))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_vs_temperature(temperatures, curves, ax=None, ylabel="value", title=None, logy=True):
+    """Line plot of one or more named series against the temperature, on log axes.
+
+    Parameters
+    ----------
+    temperatures : array-like, shape (K,)
+        The x values.
+    curves : dict of str to array-like of shape (K,)
+        One line per entry, labelled by its key.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    ylabel : str
+        The y-axis label.
+    title : str, optional
+        Axes title.
+    logy : bool, default True
+        Log-scale the y axis too.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_vs_temperature([1, 10], {"1/T": [1, 0.1]}, ax=Figure().subplots())
+    >>> [line.get_label() for line in ax.lines]
+    ['1/T']
+
+    See notebook 01.
+    """
+    Ts = _matrix(temperatures, "temperatures")
+    if not isinstance(curves, dict) or not curves:
+        raise TypeError("curves must be a non-empty dict of label -> values")
+    ax = _new_axes(ax, (5.5, 3.5))
+    for label, values in curves.items():
+        values = _matrix(values, f"curves[{label!r}]")
+        if values.shape != Ts.shape:
+            raise ValueError(f"curves[{label!r}] must have one value per temperature "
+                             f"({Ts.shape}), got shape {values.shape}")
+        ax.plot(Ts, values, marker="o", ms=3, label=str(label))
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="value",
+                      fmt=".2f", cmap="Blues"):
+    """Heat map of a C x C matrix over classes (rows: true class), each cell annotated.
+
+    Parameters
+    ----------
+    matrix : array-like, shape (C, C)
+        E.g. the mean soft target of each true class, or a confusion matrix.
+    class_names : sequence of str, optional
+        Row and column labels (default ``0 .. C-1``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    label : str
+        Colour-bar label.
+    fmt : str or None, default ".2f"
+        Format of the numbers written in the cells; ``None`` writes none.
+    cmap : str, default "Blues"
+        Colour map.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_class_matrix(np.eye(3), ["a", "b", "c"], ax=Figure().subplots())
+    >>> ax.images[0].get_array().shape
+    (3, 3)
+
+    See notebook 01.
+    """
+    m = _matrix(matrix, "matrix")
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"matrix must be square (C, C), got shape {m.shape}")
+    names = _names(class_names, m.shape[0])
+    ax = _new_axes(ax, (0.55 * len(names) + 2.5, 0.5 * len(names) + 1.5))
+    image = ax.imshow(m, cmap=cmap)
+    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ticks = np.arange(len(names))
+    ax.set_xticks(ticks, names, rotation=45, ha="right")
+    ax.set_yticks(ticks, names)
+    ax.set_xlabel("class")
+    ax.set_ylabel("true class")
+    if fmt is not None:
+        middle = (np.nanmin(m) + np.nanmax(m)) / 2
+        for (i, j), value in np.ndenumerate(m):
+            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize="x-small",
+                    color="white" if value > middle else "black")
+    if title is not None:
+        ax.set_title(title)
+    return ax

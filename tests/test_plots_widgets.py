@@ -1,0 +1,265 @@
+"""Tests for kdlab.plots (pure functions on an Axes) and kdlab.widgets (the explorer)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import ipywidgets as widgets
+import numpy as np
+import pytest
+import scipy.special
+from matplotlib.figure import Figure
+
+from kdlab.plots import (
+    plot_class_matrix,
+    plot_image,
+    plot_probs,
+    plot_temperature_curves,
+    plot_vs_temperature,
+)
+from kdlab.temperature import entropy, softmax_t
+from kdlab.widgets import parse_logits, temperature_explorer
+
+NAMES = ["cat", "dog", "car", "ship"]
+Z = np.array([2.0, 1.5, -1.0, 0.0])
+
+
+@pytest.fixture
+def ax():
+    return Figure().subplots()
+
+
+def heights(container):
+    return np.array([bar.get_height() for bar in container])
+
+
+# --- plots: chapter 01 ---------------------------------------------------------------------------
+
+
+def test_plot_probs_draws_one_bar_per_class_with_labelled_axes(ax):
+    p = scipy.special.softmax(Z)
+    out = plot_probs(p, NAMES, ax=ax, title="one example")
+    assert out is ax
+    np.testing.assert_allclose(heights(ax.containers[0]), p)
+    assert ax.get_xlabel() == "class" and ax.get_ylabel() == "probability"
+    assert [t.get_text() for t in ax.get_xticklabels()] == NAMES
+    assert ax.get_title() == "one example"
+    assert ax.get_ylim() == (0.0, 1.0)
+
+
+def test_plot_probs_groups_several_rows_with_a_legend(ax):
+    rows = np.stack([softmax_t(Z, T) for T in (1.0, 5.0, 20.0)])
+    plot_probs(rows, NAMES, ax=ax, labels=["T=1", "T=5", "T=20"], highlight=1)
+    assert len(ax.containers) == 3
+    for container, row in zip(ax.containers, rows, strict=True):
+        np.testing.assert_allclose(heights(container), row)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["T=1", "T=5", "T=20"]
+
+
+def test_plot_probs_default_names_and_new_figure():
+    import matplotlib.pyplot as plt
+
+    ax = plot_probs([0.25, 0.75])
+    try:
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
+    finally:
+        plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"probs": [0.5, 0.5], "class_names": ["a"]}, "class_names must name all 2 classes"),
+    ({"probs": [[0.5, 0.5]], "labels": ["a", "b"]}, "labels must name all 1 rows"),
+    ({"probs": [0.5, np.nan]}, "probs must be finite"),
+    ({"probs": np.zeros((1, 1, 2))}, "probs must be a non-empty 1-d or 2-d array"),
+])
+def test_plot_probs_bad_input(ax, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        plot_probs(ax=ax, **kwargs)
+
+
+def test_plot_temperature_curves_probs(ax):
+    Ts = np.logspace(-1, 1, 7)
+    plot_temperature_curves(Z, Ts, NAMES, ax=ax, title="curves")
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "temperature T" and ax.get_ylabel() == "probability"
+    lines = {line.get_label(): line for line in ax.lines}
+    for k, name in enumerate(NAMES):
+        np.testing.assert_allclose(lines[name].get_xdata(), Ts)
+        np.testing.assert_allclose(lines[name].get_ydata(), [softmax_t(Z, T)[k] for T in Ts])
+    assert "uniform 1/C" in lines
+
+
+def test_plot_temperature_curves_entropy(ax):
+    plot_temperature_curves(Z, kind="entropy", ax=ax)
+    assert ax.get_ylabel() == "entropy (nats)" and ax.get_xscale() == "log"
+    line = ax.lines[0]
+    Ts, H = line.get_xdata(), line.get_ydata()
+    np.testing.assert_allclose(H, [entropy(softmax_t(Z, T)) for T in Ts])
+    assert np.all(np.diff(H) >= -1e-12)  # grows with T
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"kind": "bars"}, "kind must be 'probs' or 'entropy'"),
+    ({"logits": np.zeros((2, 3))}, "logits must be one example's logits"),
+    ({"temperatures": [1.0, -1.0]}, "temperatures must be a 1-d array of positive numbers"),
+])
+def test_plot_temperature_curves_bad_input(ax, kwargs, match):
+    kwargs = {"logits": Z, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        plot_temperature_curves(ax=ax, **kwargs)
+
+
+def test_plot_image(ax):
+    x = np.linspace(0, 1, 12)
+    plot_image(x, (3, 4), ax=ax, title="an image")
+    np.testing.assert_allclose(ax.images[0].get_array(), x.reshape(3, 4))
+    assert ax.get_xticks().size == 0 and ax.get_title() == "an image"
+    with pytest.raises(ValueError, match="cannot be reshaped to image_shape"):
+        plot_image(x, (5, 5), ax=ax)
+
+
+def test_plot_vs_temperature(ax):
+    Ts = [1.0, 10.0, 100.0]
+    plot_vs_temperature(Ts, {"a": [1, 2, 3], "b": [3, 2, 1]}, ax=ax, ylabel="size")
+    assert [line.get_label() for line in ax.lines] == ["a", "b"]
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [3, 2, 1])
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "temperature T" and ax.get_ylabel() == "size"
+    with pytest.raises(ValueError, match="must have one value per temperature"):
+        plot_vs_temperature(Ts, {"a": [1, 2]}, ax=ax)
+    with pytest.raises(TypeError, match="curves must be a non-empty dict"):
+        plot_vs_temperature(Ts, [1, 2, 3], ax=ax)
+
+
+def test_plot_class_matrix(ax):
+    m = np.array([[0.9, 0.1], [0.3, 0.7]])
+    plot_class_matrix(m, ["a", "b"], ax=ax, title="soft targets", label="mean probability")
+    np.testing.assert_allclose(ax.images[0].get_array(), m)
+    assert ax.get_xlabel() == "class" and ax.get_ylabel() == "true class"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert [t.get_text() for t in ax.texts] == ["0.90", "0.10", "0.30", "0.70"]
+    with pytest.raises(ValueError, match="matrix must be square"):
+        plot_class_matrix(np.zeros((2, 3)), ax=ax)
+
+
+def test_importing_plots_and_widgets_leaves_matplotlib_alone():
+    code = (  # read the raw values: rcParams["backend"] would itself import pyplot
+        "import sys, matplotlib\n"
+        "raw = lambda: {k: dict.__getitem__(matplotlib.rcParams, k) "
+        "for k in dict.keys(matplotlib.rcParams)}\n"
+        "before = raw()\n"
+        "import kdlab.plots, kdlab.widgets\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+        "assert raw() == before, 'rcParams changed'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- widgets: the temperature explorer -----------------------------------------------------------
+
+
+@pytest.fixture
+def explorer():
+    return temperature_explorer(Z, NAMES, T=1.0, examples={"first": Z, "second": -Z})
+
+
+def shown(w):
+    return np.array([bar.get_height() for bar in w.bars])
+
+
+def test_explorer_is_a_vbox_with_slider_text_and_dropdown(explorer):
+    assert isinstance(explorer, widgets.VBox)
+    slider = explorer.slider
+    assert isinstance(slider, widgets.FloatLogSlider)
+    assert (slider.min, slider.max, slider.base) == (-2, 2, 10)
+    assert explorer.dropdown in explorer.children and explorer.output in explorer.children
+    np.testing.assert_allclose(explorer.probs, softmax_t(Z, 1.0))
+    assert explorer.png.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("T", [0.01, 0.5, 3.0, 100.0])
+def test_explorer_update_shows_the_softmax_at_T(explorer, T):
+    before = explorer.png
+    explorer.update(T=T)
+    expected = scipy.special.softmax(Z / T)
+    np.testing.assert_allclose(explorer.probs, expected, rtol=1e-12)
+    np.testing.assert_allclose(shown(explorer), expected, rtol=1e-12)
+    assert explorer.entropy_value == pytest.approx(float(entropy(expected)))
+    assert explorer.slider.value == pytest.approx(T)
+    assert f"{explorer.entropy_value:.3f}" in explorer.status.value
+    assert explorer.error == ""
+    assert T == 1.0 or explorer.png != before
+
+
+def test_explorer_reacts_to_its_controls(explorer):
+    explorer.slider.value = 10.0
+    np.testing.assert_allclose(shown(explorer), softmax_t(Z, 10.0))
+    assert explorer.dropdown.value == "first"
+    explorer.logits_text.value = "0, 0, 0, 5"
+    np.testing.assert_allclose(explorer.logits, [0, 0, 0, 5])
+    assert explorer.dropdown.value is None  # typed logits are no example
+    np.testing.assert_allclose(shown(explorer), softmax_t(np.array([0, 0, 0, 5.0]), 10.0))
+    explorer.dropdown.value = "second"
+    np.testing.assert_allclose(explorer.logits, -Z)
+    np.testing.assert_allclose(parse_logits(explorer.logits_text.value), -Z)
+    np.testing.assert_allclose(shown(explorer), softmax_t(-Z, 10.0))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1, x, 3, 4", "'x' is not a number"),
+    ("1, 2, 3", "expected 4 numbers"),
+    ("1, nan, 2, 3", "not a finite number"),
+    ("  ", "type some numbers"),
+])
+def test_explorer_bad_logits_text_shows_an_error_without_raising(explorer, text, message):
+    before = explorer.probs.copy()
+    explorer.logits_text.value = text  # must not raise
+    assert message in explorer.error
+    assert message.split("'")[0] in explorer.status.value
+    np.testing.assert_allclose(explorer.probs, before)  # the last good state stays on screen
+    explorer.logits_text.value = "1, 2, 3, 4"  # and it recovers
+    assert explorer.error == ""
+    np.testing.assert_allclose(shown(explorer), softmax_t(np.array([1, 2, 3, 4.0])))
+
+
+def test_explorer_bad_temperature_shows_an_error(explorer):
+    explorer.update(T=-1)
+    assert "T must be a positive finite number" in explorer.error
+    assert explorer.T == 1.0
+
+
+def test_explorer_with_own_logits_selects_no_example():
+    w = temperature_explorer([0.0, 1.0, 2.0, 3.0], NAMES, examples={"first": Z})
+    assert w.dropdown.value is None
+    np.testing.assert_allclose(w.logits, [0, 1, 2, 3])
+    w.dropdown.value = "first"
+    np.testing.assert_allclose(w.probs, softmax_t(Z))
+
+
+def test_explorer_without_class_names_or_examples():
+    w = temperature_explorer([3.0, 1.0])
+    assert w.dropdown not in w.children
+    w.logits_text.value = "1, 1"
+    np.testing.assert_allclose(w.probs, [0.5, 0.5])
+    w.logits_text.value = "1, 1, 1"
+    assert "expected 2 numbers" in w.error
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "give logits, or examples"),
+    ({"logits": np.zeros((2, 3))}, "one example's logits"),
+    ({"logits": [1.0, np.inf]}, "logits must be finite"),
+    ({"logits": [1.0, 2.0], "examples": {"x": [1.0, 2.0, 3.0]}}, r"examples\['x'\] must have"),
+])
+def test_explorer_bad_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        temperature_explorer(**kwargs)
+
+
+def test_parse_logits():
+    np.testing.assert_allclose(parse_logits("1,2 ,  -3.5e0"), [1, 2, -3.5])
+    with pytest.raises(ValueError, match="expected 2 numbers"):
+        parse_logits("1, 2, 3", n=2)
+    with pytest.raises(TypeError, match="text must be a str"):
+        parse_logits([1, 2])
