@@ -4,6 +4,7 @@ One concept per module; each public function names the notebook that explains it
 """
 
 from kdlab.data import DataNotFoundError, Dataset, load_dataset
+from kdlab.distill import distill_student, distillation_loss, teacher_logits
 from kdlab.models import MLP
 from kdlab.profiles import Profile, get_profile
 from kdlab.temperature import (
@@ -24,6 +25,8 @@ __all__ = [
     "Dataset",
     "Profile",
     "entropy",
+    "distill_student",
+    "distillation_loss",
     "evaluate",
     "fit",
     "fit_cached",
@@ -37,4 +40,5 @@ __all__ = [
     "predict_proba",
     "soft_cross_entropy_grad",
     "softmax_t",
+    "teacher_logits",
 ]
