@@ -31,10 +31,15 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	bash book/fetch_assets.sh
 	KDLAB_PROFILE=ci $(PY) -m pytest --nbval-lax -p no:cacheprovider
 
+# The website (Jupyter Book 1, offline: MathJax and the widget scripts are served locally).
 book: $(STAMP)
-	$(PY) -m kdlab._book
+	bash book/fetch_assets.sh
+	$(VENV)/bin/jupyter-book build . --config book/_config.yml --toc book/_toc.yml \
+		--path-output book -W --keep-going
+	@echo "Open book/_build/html/index.html"
 
 bench: $(STAMP)
 	KDLAB_PROFILE=$${KDLAB_PROFILE:-ci} $(PY) benchmarks/run.py

@@ -30,3 +30,12 @@ def test_notebook_follows_the_rhythm(path):
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     assert any("from kdlab" in c or "import kdlab" in c for c in code[:2]), "setup cell"
     assert any("assert" in c for c in code), f"{path.name} has no self-check cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_is_a_chapter_of_the_book(path):
+    import yaml
+
+    toc = yaml.safe_load((path.parents[1] / "book" / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert f"notebooks/{path.stem}" in files, f"add notebooks/{path.stem} to book/_toc.yml"

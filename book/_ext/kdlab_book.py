@@ -1,0 +1,142 @@
+"""Sphinx glue for the kdlab book: run profile, per-profile execution cache, offline assets.
+
+- ``KDLAB_PROFILE`` (default ``laptop``) is checked, named in every page's footer, and
+  inherited by the kernels that execute the notebooks.
+- Each profile has its own jupyter-cache, ``<output>/.jupyter_cache/<profile>``; the cache
+  is emptied when the code the notebooks run (``kdlab/``, ``pyproject.toml``) changes, since
+  jupyter-cache itself only notices changes to a notebook's own cells.
+- The build stops early, with the fix, when the vendored JavaScript is missing, and a change
+  to a static file (book/_static) rewrites the pages, so that Sphinx copies it: by itself
+  Sphinx copies static files only when some page is out of date.
+- Images on another site (the launch badges at the top of each notebook) become their alt
+  text, still inside their link: the site fetches nothing remote, and every chapter page
+  has launch buttons in its header anyway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.errors import ConfigError
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+
+PROFILES = ("ci", "laptop", "paper")
+DEFAULT_PROFILE = "laptop"
+FETCH_HINT = "bash book/fetch_assets.sh"
+STAMP = "kdlab-code.sha256"
+
+logger = logging.getLogger(__name__)
+
+
+def profile_from_env() -> str:
+    """The run profile the notebooks will execute at."""
+    profile = os.environ.get("KDLAB_PROFILE", "").strip() or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ConfigError(
+            f"KDLAB_PROFILE={profile!r} is not a run profile; use one of {', '.join(PROFILES)}"
+        )
+    return profile
+
+
+def code_fingerprint(root: Path) -> str:
+    """SHA-256 of kdlab/**/*.py and pyproject.toml under root: the code the notebooks run."""
+    digest = hashlib.sha256()
+    files = sorted((root / "kdlab").rglob("*.py")) + [root / "pyproject.toml"]
+    for path in files:
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def static_fingerprint(root: Path, static_dirs: list[str]) -> str:
+    """SHA-256 of the names, sizes and modification times of the files in static_dirs."""
+    digest = hashlib.sha256()
+    for folder in static_dirs:
+        for path in sorted(Path(root, folder).rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(
+                    f"{path.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
+                )
+    return digest.hexdigest()
+
+
+def _configure(app: Sphinx, config: Config) -> None:
+    """Pin the profile and give it an execution cache that is fresh for the current code."""
+    profile = profile_from_env()
+    fingerprint = code_fingerprint(Path(app.srcdir))
+    # Config values with rebuild="env": a new profile or new code re-reads every page.
+    config.kdlab_profile = profile
+    config.kdlab_code = fingerprint
+    # rebuild="html": a changed static file rewrites every page, and so gets copied.
+    config.kdlab_static = static_fingerprint(
+        Path(app.confdir or app.srcdir), config.html_static_path
+    )
+    if not config.nb_execution_cache_path:
+        cache = (Path(app.outdir).parent / ".jupyter_cache" / profile).resolve()
+        stamp = cache / STAMP
+        if cache.is_dir() and (not stamp.is_file() or stamp.read_text() != fingerprint):
+            logger.info(f"[kdlab] kdlab/ changed: emptying the notebook cache {cache}")
+            shutil.rmtree(cache)
+        cache.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(fingerprint)
+        config.nb_execution_cache_path = str(cache)
+
+    footer = f"<p>Notebook outputs computed at run profile <code>{profile}</code>.</p>"
+    options = dict(config.html_theme_options or {})
+    options["extra_footer"] = (options.get("extra_footer") or "") + footer
+    config.html_theme_options = options
+
+
+def _check_assets(app: Sphinx) -> None:
+    """Fail early, with the fix, when the vendored JavaScript is missing."""
+    if app.builder.format != "html":
+        return
+    config = app.config
+    static_dirs = [Path(app.confdir or app.srcdir, p) for p in config.html_static_path]
+    wanted = [config.mathjax_path, *config.nb_ipywidgets_js]
+    missing = [
+        name
+        for name in wanted
+        if "://" not in name and not any((d / name).is_file() for d in static_dirs)
+    ]
+    if missing:
+        raise ConfigError(
+            f"the book's offline assets are missing ({', '.join(missing)}); run: {FETCH_HINT}"
+        )
+
+
+class RemoteImagesToText(SphinxTransform):
+    """Replace each image whose source is another site by its alt text."""
+
+    default_priority = 200
+
+    def apply(self, **kwargs) -> None:
+        for image in list(self.document.findall(nodes.image)):
+            if not image.get("uri", "").startswith(("http://", "https://", "//")):
+                continue
+            text = image.get("alt") or image["uri"]
+            if isinstance(image.parent, nodes.TextElement):
+                image.replace_self(nodes.inline(text, text, classes=["kdlab-remote-image"]))
+            else:
+                image.replace_self(nodes.paragraph(text, text, classes=["kdlab-remote-image"]))
+
+
+def setup(app: Sphinx) -> dict:
+    """Register the extension."""
+    app.add_config_value("kdlab_profile", DEFAULT_PROFILE, "env", types=[str])
+    app.add_config_value("kdlab_code", "", "env", types=[str])
+    app.add_config_value("kdlab_static", "", "html", types=[str])
+    # After myst-nb and the theme have registered their values.
+    app.connect("config-inited", _configure, priority=900)
+    app.connect("builder-inited", _check_assets)
+    app.add_transform(RemoteImagesToText)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
