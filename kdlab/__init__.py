@@ -3,8 +3,11 @@
 One concept per module; each public function names the notebook that explains it.
 """
 
+from kdlab.clustering import OnlineKMeans, cluster_classes, confusion_affinity
+from kdlab.covariance import CovarianceAccumulator, prediction_covariance
 from kdlab.data import DataNotFoundError, Dataset, load_dataset
 from kdlab.distill import distill_student, distillation_loss, teacher_logits
+from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
 from kdlab.models import MLP
 from kdlab.profiles import Profile, get_profile
 from kdlab.temperature import (
@@ -21,6 +24,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "MLP",
+    "CovarianceAccumulator",
+    "OnlineKMeans",
+    "cluster_classes",
+    "confusion_affinity",
+    "gibbs_probabilities",
+    "make_hierarchical",
+    "prediction_covariance",
     "DataNotFoundError",
     "Dataset",
     "Profile",

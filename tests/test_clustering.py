@@ -1,0 +1,196 @@
+"""Tests for kdlab.clustering: scikit-learn conformance, sklearn KMeans as oracle, class groups."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.estimator_checks import check_estimator
+
+from kdlab.clustering import METHODS, OnlineKMeans, cluster_classes, confusion_affinity
+
+
+def test_check_estimator():
+    check_estimator(OnlineKMeans())
+
+
+def test_init_only_stores_arguments():
+    km = OnlineKMeans(3, batch_size=7, max_iter=2, random_state=4)
+    assert km.get_params()["batch_size"] == 7
+    assert not [k for k in vars(km) if k.endswith("_")]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agrees_with_sklearn_kmeans_on_separated_blobs(seed):
+    X, y = make_blobs(1500, centers=6, n_features=5, cluster_std=0.5, random_state=seed)
+    km = OnlineKMeans(6, batch_size=100, random_state=seed).fit(X)
+    oracle = KMeans(6, n_init=10, random_state=0).fit(X)
+    assert adjusted_rand_score(km.labels_, oracle.labels_) > 0.99
+    assert km.inertia_ == pytest.approx(oracle.inertia_, rel=1e-3)
+    assert km.n_features_in_ == 5 and km.cluster_centers_.shape == (6, 5)
+    np.testing.assert_array_equal(km.predict(X), km.labels_)
+    assert km.counts_.sum() == km.n_iter_ * len(X)
+
+
+def test_macqueen_step_is_a_running_mean():
+    """One point at a time, each centre is the mean of the points it has received."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(5, 0.1, (20, 2))])
+    km = OnlineKMeans(2, init=np.array([[0.0, 0.0], [5.0, 5.0]]))
+    for x in X:
+        km.partial_fit(x[None])
+    np.testing.assert_allclose(km.cluster_centers_, [X[:20].mean(0), X[20:].mean(0)], atol=1e-12)
+    np.testing.assert_array_equal(km.counts_, [20, 20])
+
+
+def test_dead_centre_is_reseeded_and_every_cluster_has_members():
+    X, _ = make_blobs(600, centers=3, n_features=4, cluster_std=0.6, random_state=0)
+    init = np.vstack([X[:3], np.full((2, 4), 1e3)])  # two centres no point will ever reach
+    km = OnlineKMeans(5, init=init, random_state=0).fit(X)
+    assert km.n_reseeded_ >= 2
+    assert (np.bincount(km.labels_, minlength=5) > 0).all()
+    assert np.abs(km.cluster_centers_).max() < 100
+
+
+def test_partial_fit_reseeds_a_centre_that_never_received_a_point():
+    X, _ = make_blobs(200, centers=2, n_features=2, random_state=0)
+    km = OnlineKMeans(3, init=np.array([[0.0, 0.0], [1.0, 1.0], [1e4, 1e4]]), random_state=0)
+    assert km.partial_fit(X) is km
+    assert km.n_reseeded_ == 1 and (km.counts_ > 0).all()
+
+
+def test_transform_is_the_distance_to_each_centre():
+    X, _ = make_blobs(100, centers=3, random_state=0)
+    km = OnlineKMeans(3, random_state=0).fit(X)
+    expected = np.linalg.norm(X[:, None] - km.cluster_centers_[None], axis=-1)
+    np.testing.assert_allclose(km.transform(X), expected, atol=1e-9)
+    assert km.score(X) == pytest.approx(-km.inertia_)
+
+
+def test_deterministic_and_picklable():
+    X, _ = make_blobs(300, centers=4, random_state=0)
+    a = OnlineKMeans(4, random_state=3).fit(X)
+    b = pickle.loads(pickle.dumps(OnlineKMeans(4, random_state=3).fit(X)))
+    np.testing.assert_array_equal(a.cluster_centers_, b.cluster_centers_)
+    b.partial_fit(X[:10])
+
+
+def test_bad_init_shape():
+    with pytest.raises(ValueError, match="init must have shape"):
+        OnlineKMeans(2, init=np.zeros((3, 2))).fit(np.ones((5, 2)))
+    with pytest.raises(ValueError, match="n_samples=2 should be >= n_clusters=3"):
+        OnlineKMeans(3).fit(np.eye(2))
+
+
+# --- cluster_classes -------------------------------------------------------------------------
+
+
+def block_cov(sizes, seed=0):
+    """Covariance of probabilities whose classes move together within blocks."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    shared = rng.normal(size=(3000, len(sizes)))[:, groups]
+    logits = 3 * shared + rng.normal(size=(3000, groups.size))
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    return np.cov(p, rowvar=False), groups
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_finds_the_blocks(method):
+    cov, groups = block_cov([3, 5, 4, 4])
+    perm = np.random.default_rng(1).permutation(groups.size)
+    found = cluster_classes(cov[np.ix_(perm, perm)], 4, method=method)
+    assert sorted(np.concatenate(found).tolist()) == list(range(groups.size))  # a partition
+    assert all((np.diff(g) > 0).all() for g in found)
+    assert [g[0] for g in found] == sorted(g[0] for g in found)
+    labels = np.empty(groups.size, int)
+    for k, g in enumerate(found):
+        labels[g] = k
+    assert adjusted_rand_score(groups[perm], labels) == 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_extreme_cluster_counts(method):
+    cov, _ = block_cov([2, 3])
+    assert [g.tolist() for g in cluster_classes(cov, 1, method)] == [[0, 1, 2, 3, 4]]
+    assert [g.tolist() for g in cluster_classes(cov, 5, method)] == [[i] for i in range(5)]
+
+
+def test_accepts_a_torch_matrix():
+    cov, groups = block_cov([2, 2])
+    found = cluster_classes(torch.from_numpy(cov), 2)
+    assert [g.tolist() for g in found] == [[0, 1], [2, 3]]
+
+
+def test_confusion_affinity_matches_a_hand_count():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 1, 1, 1, 0, 2, 2])
+    rows = np.array([[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 1.0]])
+    A = confusion_affinity(y_true, y_pred, 4)
+    np.testing.assert_allclose(A[:3, :3], (rows + rows.T) / 2)
+    assert (A[3] == 0).all()
+    assert [g.tolist() for g in cluster_classes(A[:3, :3], 2, "spectral")] == [[0, 1], [2]]
+
+
+@pytest.mark.parametrize("cov, n, match", [
+    (np.ones((3, 4)), 2, "square"),
+    (np.ones(3), 1, "square"),
+    (np.array([[1.0, 0.5], [0.0, 1.0]]), 1, "symmetric"),
+    (np.array([[1.0, np.nan], [np.nan, 1.0]]), 1, "finite"),
+    (np.eye(3), 0, "n_clusters must be an integer from 1 to .* \\(3\\)"),
+    (np.eye(3), 4, "n_clusters must be an integer"),
+    (np.eye(3), 2.0, "n_clusters must be an integer"),
+])
+def test_cluster_classes_bad_input(cov, n, match):
+    with pytest.raises(ValueError, match=match):
+        cluster_classes(cov, n)
+
+
+def test_unknown_method_lists_the_methods():
+    with pytest.raises(ValueError, match="'online-kmeans', 'kmeans', 'spectral', 'agglomerative'"):
+        cluster_classes(np.eye(3), 2, method="dbscan")
+
+
+def test_confusion_affinity_bad_input():
+    with pytest.raises(ValueError, match="y_pred must hold class ids in \\[0, 3\\)"):
+        confusion_affinity([0, 1], [0, 3], 3)
+    with pytest.raises(ValueError, match="same length"):
+        confusion_affinity([0, 1], [0], 3)
+    with pytest.raises(ValueError, match="y_true must be a 1-d array of integer"):
+        confusion_affinity([0.5, 1], [0, 1], 3)
+    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+        confusion_affinity([0], [0], 0)
+
+
+def test_torch_backend_matches_numpy():
+    """device="cpu" runs the same algorithm in torch (the GPU path, where CUDA is absent)."""
+    X, _ = make_blobs(800, centers=5, n_features=6, random_state=2)
+    ref = OnlineKMeans(5, batch_size=64, random_state=0).fit(X)
+    for km in (OnlineKMeans(5, batch_size=64, device="cpu", random_state=0).fit(X),
+               OnlineKMeans(5, batch_size=64, random_state=0).fit(torch.from_numpy(X))):
+        assert isinstance(km.cluster_centers_, np.ndarray)
+        np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, atol=1e-9)
+        np.testing.assert_array_equal(km.labels_, ref.labels_)
+        np.testing.assert_array_equal(km.predict(torch.from_numpy(X)), ref.labels_)
+        assert km.inertia_ == pytest.approx(ref.inertia_)
+    km = OnlineKMeans(5, device="cpu", random_state=0).partial_fit(X).partial_fit(X[:100])
+    assert km.counts_.sum() == 900
+    with pytest.raises(ValueError, match="X has 3 features, but OnlineKMeans is expecting 6"):
+        km.predict(torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="finite"):
+        OnlineKMeans(2).fit(torch.tensor([[0.0, float("nan")], [1.0, 1.0]]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_backend_matches_numpy():
+    X, _ = make_blobs(800, centers=5, n_features=6, random_state=2)
+    ref = OnlineKMeans(5, random_state=0).fit(X)
+    km = OnlineKMeans(5, device="cuda", random_state=0).fit(X)
+    np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, atol=1e-9)
+    np.testing.assert_array_equal(km.labels_, ref.labels_)
