@@ -6,6 +6,8 @@ function is called without ``ax`` (to make a new figure); pass ``ax`` to draw an
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from kdlab.temperature import entropy, softmax_t
@@ -16,6 +18,9 @@ __all__ = [
     "plot_image",
     "plot_vs_temperature",
     "plot_class_matrix",
+    "plot_errors",
+    "plot_alpha_temperature_grid",
+    "plot_bias_shift",
 ]
 
 
@@ -28,13 +33,13 @@ def _new_axes(ax, figsize):
     return plt.subplots(figsize=figsize, layout="constrained")[1]
 
 
-def _names(class_names, n: int) -> list[str]:
+def _names(class_names, n: int, arg: str = "class_names", what: str = "classes") -> list[str]:
     """``class_names`` as a list of ``n`` strings (default ``"0" .. "n-1"``)."""
     if class_names is None:
         return [str(i) for i in range(n)]
     names = [str(c) for c in class_names]
     if len(names) != n:
-        raise ValueError(f"class_names must name all {n} classes, got {len(names)} names")
+        raise ValueError(f"{arg} must name all {n} {what}, got {len(names)} names")
     return names
 
 
@@ -326,3 +331,183 @@ def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="valu
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+# --- chapter 02 ----------------------------------------------------------------------------------
+
+
+def plot_errors(labels, errors, ax=None, title=None, reference=None, ylabel="test errors"):
+    """Bar chart of error counts (e.g. teacher, student, distilled), each bar annotated.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        One name per bar.
+    errors : array-like, shape (K,)
+        The error counts (or rates).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    reference : array-like, shape (K,), optional
+        Numbers to compare with (e.g. the paper's, scaled), drawn as black ticks.
+    ylabel : str
+        The y-axis label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Its first container holds the bars.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_errors(["a", "b"], [3, 5], ax=Figure().subplots())
+    >>> [float(b.get_height()) for b in ax.containers[0]]
+    [3.0, 5.0]
+
+    See notebook 02.
+    """
+    values = _matrix(errors, "errors")
+    if values.ndim != 1:
+        raise ValueError(f"errors must be 1-d (one value per bar), got shape {values.shape}")
+    names = _names(labels, len(values), "labels", "bars")
+    ax = _new_axes(ax, (max(4.0, 1.2 * len(values) + 1), 3.2))
+    x = np.arange(len(values))
+    bars = ax.bar(x, values, color=[f"C{i}" for i in range(len(values))], label="ours")
+    ax.bar_label(bars, fmt="%g", fontsize="small")
+    if reference is not None:
+        ref = _matrix(reference, "reference")
+        if ref.shape != values.shape:
+            raise ValueError(f"reference must have one value per bar ({len(values)}), got "
+                             f"shape {ref.shape}")
+        ax.scatter(x, ref, marker="_", s=600, color="black", zorder=3, label="reference")
+        ax.legend(frameon=False)
+    ax.set_xticks(x, names)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_alpha_temperature_grid(errors, alphas, temperatures, ax=None, title=None,
+                                highlight=None, label="test errors"):
+    """Heat map of errors of students distilled at each (alpha, T); rows alpha, columns T.
+
+    Parameters
+    ----------
+    errors : array-like, shape (len(alphas), len(temperatures))
+        E.g. the result of :func:`kdlab.experiments.distill_grid`.
+    alphas, temperatures : sequence of float
+        The row and column values.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    highlight : (int, int), optional
+        A (row, column) cell to outline (e.g. the one chosen with the sliders).
+    label : str
+        Colour-bar label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_alpha_temperature_grid([[3, 2], [4, 1]], [0.5, 1.0], [2, 20],
+    ...                                  ax=Figure().subplots())
+    >>> ax.images[0].get_array().shape
+    (2, 2)
+
+    See notebook 02.
+    """
+    m = _matrix(errors, "errors")
+    a, t = np.asarray(alphas, dtype=float), np.asarray(temperatures, dtype=float)
+    if m.ndim != 2 or m.shape != (a.size, t.size):
+        raise ValueError(f"errors must have shape (len(alphas), len(temperatures)) = "
+                         f"{(a.size, t.size)}, got {m.shape}")
+    ax = _new_axes(ax, (0.8 * t.size + 2.5, 0.6 * a.size + 1.5))
+    image = ax.imshow(m, cmap="viridis_r", aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ax.set_xticks(np.arange(t.size), [f"{v:g}" for v in t])
+    ax.set_yticks(np.arange(a.size), [f"{v:g}" for v in a])
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("α (weight of the soft loss)")
+    middle = (m.min() + m.max()) / 2
+    for (i, j), value in np.ndenumerate(m):  # viridis_r: low values light, high values dark
+        ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize="small",
+                color="black" if value <= middle else "white")
+    if highlight is not None:
+        try:
+            i, j = (int(k) for k in highlight)
+        except (TypeError, ValueError):
+            raise ValueError(f"highlight must be a (row, column) cell of the grid {m.shape}, "
+                             f"got {highlight!r}") from None
+        if not (0 <= i < a.size and 0 <= j < t.size):
+            raise ValueError(f"highlight must be a (row, column) cell of the grid {m.shape}, "
+                             f"got {highlight!r}")
+        from matplotlib.patches import Rectangle
+
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=3, ec="C3"))
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def plot_bias_shift(grid, errors, chosen=None, ax=None, title=None, ylabel="validation errors"):
+    """Errors against the shift added to one class's bias, with the chosen shift marked.
+
+    Parameters
+    ----------
+    grid : array-like, shape (K,)
+        The shifts tried.
+    errors : array-like, shape (K,) or dict of str to shape (K,)
+        The errors for every shift (several curves: a dict of label -> errors).
+    chosen : float, optional
+        The shift picked, drawn as a dashed vertical line.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    ylabel : str
+        The y-axis label.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_bias_shift([0, 1, 2], [5, 2, 4], chosen=1, ax=Figure().subplots())
+    >>> ax.lines[0].get_ydata().tolist()
+    [5.0, 2.0, 4.0]
+
+    See notebook 02.
+    """
+    g = _matrix(grid, "grid")
+    curves = errors if isinstance(errors, dict) else {"errors": errors}
+    if not curves:
+        raise ValueError("errors must not be empty")
+    ax = _new_axes(ax, (5.5, 3.4))
+    for label, values in curves.items():
+        values = _matrix(values, f"errors[{label!r}]")
+        if values.shape != g.shape:
+            raise ValueError(f"errors[{label!r}] must have one value per shift ({g.size}), "
+                             f"got shape {values.shape}")
+        ax.plot(g, values, marker="o", ms=3, label=str(label))
+    if chosen is not None:
+        if isinstance(chosen, bool) or not isinstance(chosen, numbers.Real) \
+                or not np.isfinite(chosen):
+            raise ValueError(f"chosen must be a finite number (the shift picked), got {chosen!r}")
+        ax.axvline(float(chosen), color="0.3", ls="--", label=f"chosen: {float(chosen):g}")
+    ax.set_xlabel("shift added to the bias")
+    ax.set_ylabel(ylabel)
+    if isinstance(errors, dict) or chosen is not None:
+        ax.legend(frameon=False)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+

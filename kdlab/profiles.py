@@ -34,6 +34,8 @@ class Profile:
         and the tiny student (paper: 30-30).
     teacher_dropout : float
         Dropout on the teacher's hidden layers (paper: strongly regularised).
+    teacher_jitter : int
+        The teacher's inputs are shifted at random by up to this many pixels (paper: 2; 0: off).
     temperatures : tuple of float
         Temperatures swept by the "how much does T matter" experiments.
     """
@@ -51,27 +53,29 @@ class Profile:
     student_hidden: tuple[int, ...]
     tiny_hidden: tuple[int, ...]
     teacher_dropout: float
+    teacher_jitter: int
     temperatures: tuple[float, ...]
 
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         name="ci", dataset="fashion-mnist", n_train=3000, n_test=1000, seed=0,
-        epochs=4, teacher_epochs=6, batch_size=128, lr=1e-3,
+        epochs=20, teacher_epochs=20, batch_size=128, lr=1e-3,
         teacher_hidden=(256, 256), student_hidden=(64, 64), tiny_hidden=(30, 30),
-        teacher_dropout=0.3, temperatures=(1.0, 4.0, 20.0),
+        teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 4.0, 8.0, 20.0),
     ),
     "laptop": Profile(
-        name="laptop", dataset="fashion-mnist", n_train=20000, n_test=None, seed=0,
-        epochs=10, teacher_epochs=15, batch_size=128, lr=1e-3,
+        name="laptop", dataset="fashion-mnist", n_train=10000, n_test=None, seed=0,
+        epochs=20, teacher_epochs=30, batch_size=128, lr=1e-3,
         teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
-        teacher_dropout=0.5, temperatures=(1.0, 2.0, 4.0, 8.0, 20.0),
+        teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 3.0, 8.0, 20.0),
     ),
     "paper": Profile(
         name="paper", dataset="fashion-mnist", n_train=None, n_test=None, seed=0,
         epochs=40, teacher_epochs=60, batch_size=128, lr=1e-3,
         teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
-        teacher_dropout=0.5, temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
+        teacher_dropout=0.5, teacher_jitter=2,
+        temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
     ),
 }
 

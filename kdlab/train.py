@@ -285,7 +285,8 @@ def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose
 
     The cache file (under ``$KDLAB_CACHE`` or ``data/cache``) is keyed by everything that
     determines the trained weights: the model's class, config and initial weights, the data,
-    the targets and every argument of :func:`fit` (seed included). It is written atomically
+    the targets and every argument of :func:`fit` (seed included); ``name`` only labels the
+    file, so the same model trained under another name is found too. It is written atomically
     and loaded with ``weights_only=True``; a corrupt file is reported, removed and retrained.
     The returned model is in eval mode, with the training history in ``model.history``.
     """
@@ -295,6 +296,8 @@ def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose
     key = cache_key(model=model, X=X, targets=targets, fit=key_kwargs)
     label = name or type(model).__name__.lower()
     path = cache_dir() / "models" / f"{label}-{key[:16]}.pt"
+    if not path.exists():  # the name is only a label: the same model cached under another name
+        path = next(iter(sorted(path.parent.glob(f"*-{key[:16]}.pt"))), path)
     if path.exists():
         try:
             payload = _load_checked(path, key)

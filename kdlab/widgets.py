@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import numbers
 
 import ipywidgets as widgets
 import numpy as np
@@ -19,7 +20,15 @@ from matplotlib.figure import Figure
 from kdlab.plots import plot_probs
 from kdlab.temperature import entropy, softmax_t
 
-__all__ = ["TemperatureExplorer", "temperature_explorer", "parse_logits"]
+__all__ = [
+    "TemperatureExplorer",
+    "temperature_explorer",
+    "parse_logits",
+    "SoftTargetExplorer",
+    "soft_target_explorer",
+    "AlphaTemperatureExplorer",
+    "alpha_temperature_explorer",
+]
 
 
 def parse_logits(text: str, n: int | None = None) -> np.ndarray:
@@ -288,3 +297,301 @@ def temperature_explorer(logits=None, class_names=None, T=1.0, examples=None):
     See notebook 01.
     """
     return TemperatureExplorer(logits, class_names=class_names, T=T, examples=examples)
+
+
+# --- chapter 02 ----------------------------------------------------------------------------------
+
+
+def _figure_png(figure) -> bytes:
+    """Render a matplotlib ``Figure`` (with an Agg canvas) to PNG bytes."""
+    buffer = io.BytesIO()
+    figure.canvas.draw()
+    PIL.Image.fromarray(np.asarray(figure.canvas.buffer_rgba())).save(
+        buffer, format="png", compress_level=1)
+    return buffer.getvalue()
+
+
+def _show_png(output, png: bytes) -> None:
+    """Put ``png`` in ``output`` (only inside a running IPython kernel)."""
+    from IPython import get_ipython
+    from IPython.display import Image, display
+
+    if get_ipython() is None:
+        return
+    with output:
+        output.clear_output(wait=True)
+        display(Image(data=png, format="png"))
+
+
+class SoftTargetExplorer(widgets.VBox):
+    """Pick an image and a temperature; see the image and the teacher's soft targets for it.
+
+    Build it with :func:`soft_target_explorer`. :meth:`update` sets the image (``index``, a
+    row of ``images``) and/or ``T`` and redraws; ``probs`` holds the soft targets shown and
+    ``error`` the message shown for bad input.
+
+    See notebook 02.
+    """
+
+    def __init__(self, images, logits, image_shape, class_names=None, labels=None, T=1.0,
+                 index=0, figsize=(9.0, 3.0), dpi=80):
+        X = np.asarray(images, dtype=float)
+        z = np.asarray(logits, dtype=float)
+        if X.ndim != 2 or len(X) == 0:
+            raise ValueError(f"images must have shape (N, pixels) with N >= 1, got {X.shape}")
+        if z.ndim != 2 or len(z) != len(X):
+            raise ValueError(f"logits must have shape ({len(X)}, C), one row per image, "
+                             f"got {z.shape}")
+        softmax_t(z)  # raises ValueError for nan/inf or no classes
+        try:
+            h, w = (int(k) for k in image_shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"image_shape must be an (H, W) pair, got {image_shape!r}") from None
+        if h * w != X.shape[1]:
+            raise ValueError(f"image_shape {tuple(image_shape)} does not match {X.shape[1]} "
+                             f"pixels per image")
+        if class_names is not None and len(class_names) != z.shape[1]:
+            raise ValueError(f"class_names must name all {z.shape[1]} classes, got "
+                             f"{len(class_names)}")
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (len(X),):
+                raise ValueError(f"labels must hold {len(X)} labels, got shape {labels.shape}")
+        self.images, self.logits, self.labels = X, z, labels
+        self.image_shape = (int(h), int(w))
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.index, self.T, self.error = 0, 1.0, ""
+        self._syncing = False
+        self.index_slider = widgets.IntSlider(value=0, min=0, max=len(X) - 1,
+                                              description="image", continuous_update=False,
+                                              layout=widgets.Layout(width="420px"))
+        self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=2, step=0.01,
+                                             description="T", readout_format=".3g",
+                                             layout=widgets.Layout(width="420px"))
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.ax_image, self.ax_probs = self.figure.subplots(1, 2, width_ratios=[1, 3.5])
+        self.index_slider.observe(self._on_index, names="value")
+        self.slider.observe(self._on_T, names="value")
+        super().__init__(children=[self.index_slider, self.slider, self.status, self.output])
+        self.update(index=index, T=T)
+        if self.error:
+            raise ValueError(self.error)
+
+    def update(self, index=None, T=None):
+        """Show image ``index`` and/or temperature ``T``; bad input is reported, never raised."""
+        try:
+            if index is not None:
+                if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                        or not 0 <= index < len(self.images):
+                    raise ValueError(f"index must be an int in [0, {len(self.images)}), "
+                                     f"got {index!r}")
+            if T is not None:
+                if isinstance(T, bool) or not isinstance(T, numbers.Real):
+                    raise ValueError(f"T must be a positive finite number, got {T!r}")
+                T = float(T)
+                softmax_t(self.logits[0], T)  # validates T
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        if index is not None:
+            self.index = int(index)
+        if T is not None:
+            self.T = T
+        self._syncing = True
+        try:
+            self.index_slider.value = self.index
+            self.slider.value = self.T
+        finally:
+            self._syncing = False
+        self.probs = softmax_t(self.logits[self.index], self.T)
+        self.entropy_value = float(entropy(self.probs))
+        self._draw()
+        return self
+
+    def _name(self, k) -> str:
+        return str(k) if self.class_names is None else self.class_names[int(k)]
+
+    def _draw(self):
+        from kdlab.plots import plot_image
+
+        true = None if self.labels is None else int(self.labels[self.index])
+        self.ax_image.clear()
+        self.ax_probs.clear()
+        title = f"image {self.index}" + ("" if true is None else f": {self._name(true)}")
+        plot_image(self.images[self.index], self.image_shape, ax=self.ax_image, title=title)
+        plot_probs(self.probs, self.class_names, ax=self.ax_probs, highlight=true,
+                   title=f"soft targets at T = {self.T:.3g}  (H = {self.entropy_value:.2f} "
+                         "nats; grey band: true class)")
+        order = np.argsort(-self.probs)
+        self.status.value = "most probable: " + ", ".join(
+            f"{html.escape(self._name(k))} {self.probs[k]:.3f}" for k in order[:3])
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_index(self, change):
+        if not self._syncing:
+            self.update(index=change["new"])
+
+    def _on_T(self, change):
+        if not self._syncing:
+            self.update(T=change["new"])
+
+
+def soft_target_explorer(images, logits, image_shape, class_names=None, labels=None, T=1.0,
+                         index=0):
+    """An image slider and a temperature slider over a teacher's soft targets.
+
+    Parameters
+    ----------
+    images : array (N, H*W)
+        Flattened images.
+    logits : array (N, C)
+        The teacher's logits for them.
+    image_shape : (int, int)
+        ``(H, W)``.
+    class_names : sequence of str, optional
+        Names of the ``C`` classes.
+    labels : array (N,), optional
+        True labels (marked with a grey band).
+    T, index
+        Initial temperature (slider: 0.1 to 100, log scale) and image.
+
+    Returns
+    -------
+    SoftTargetExplorer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = soft_target_explorer(np.zeros((2, 4)), [[2.0, 0.0], [0.0, 1.0]], (2, 2))
+    >>> w.update(index=1, T=1.0).probs.round(3).tolist()
+    [0.269, 0.731]
+
+    See notebook 02.
+    """
+    return SoftTargetExplorer(images, logits, image_shape, class_names=class_names,
+                              labels=labels, T=T, index=index)
+
+
+class AlphaTemperatureExplorer(widgets.VBox):
+    """Sliders over a precomputed (alpha, T) grid of distilled students' errors: a look-up.
+
+    Nothing is trained in a callback: the grid is computed once, up front (e.g. by
+    :func:`kdlab.experiments.distill_grid`). :meth:`update` picks a cell; ``value`` is its
+    error count and ``cell`` its (row, column).
+
+    See notebook 02.
+    """
+
+    def __init__(self, errors, alphas, temperatures, reference=None, figsize=(6.4, 3.4),
+                 dpi=80):
+        m = np.asarray(errors, dtype=float)
+        self.alphas = [float(a) for a in alphas]
+        self.temperatures = [float(t) for t in temperatures]
+        if m.ndim != 2 or m.shape != (len(self.alphas), len(self.temperatures)) or not m.size:
+            raise ValueError(f"errors must have shape (len(alphas), len(temperatures)) = "
+                             f"{(len(self.alphas), len(self.temperatures))}, got {m.shape}")
+        if not np.isfinite(m).all():
+            raise ValueError("errors must be finite")
+        self.errors = m
+        self.reference = dict(reference or {})
+        self.error = ""
+        self._syncing = False
+        self.alpha_slider = widgets.SelectionSlider(
+            options=[(f"{a:g}", a) for a in self.alphas], description="α",
+            layout=widgets.Layout(width="420px"))
+        self.T_slider = widgets.SelectionSlider(
+            options=[(f"{t:g}", t) for t in self.temperatures], description="T",
+            layout=widgets.Layout(width="420px"))
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.ax = self.figure.add_subplot()
+        self.alpha_slider.observe(self._on_change, names="value")
+        self.T_slider.observe(self._on_change, names="value")
+        super().__init__(children=[self.alpha_slider, self.T_slider, self.status, self.output])
+        best = np.unravel_index(np.argmin(m), m.shape)
+        self.update(alpha=self.alphas[best[0]], T=self.temperatures[best[1]])
+
+    def update(self, alpha=None, T=None):
+        """Select the cell of ``alpha`` and/or ``T`` (values of the grid); returns ``self``."""
+        try:
+            i = self.cell[0] if alpha is None else self._find(alpha, self.alphas, "alpha")
+            j = self.cell[1] if T is None else self._find(T, self.temperatures, "T")
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        self.cell = (i, j)
+        self.value = self.errors[i, j]
+        self._syncing = True
+        try:
+            self.alpha_slider.value = self.alphas[i]
+            self.T_slider.value = self.temperatures[j]
+        finally:
+            self._syncing = False
+        self._draw()
+        return self
+
+    @staticmethod
+    def _find(value, options, name) -> int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise ValueError(f"{name} must be a number, got {value!r}")
+        for k, option in enumerate(options):
+            if math.isclose(float(value), option, rel_tol=1e-9, abs_tol=1e-12):
+                return k
+        raise ValueError(f"{name} must be one of the precomputed values "
+                         f"{', '.join(f'{o:g}' for o in options)}; got {value!r}")
+
+    def _draw(self):
+        from kdlab.plots import plot_alpha_temperature_grid
+
+        self.figure.clear()
+        self.ax = self.figure.add_subplot()
+        plot_alpha_temperature_grid(self.errors, self.alphas, self.temperatures, ax=self.ax,
+                                    highlight=self.cell, title="distilled students (precomputed)")
+        i, j = self.cell
+        refs = "".join(f"; {html.escape(str(k))}: {v:g}" for k, v in self.reference.items())
+        self.status.value = (f"α = {self.alphas[i]:g}, T = {self.temperatures[j]:g}: "
+                             f"<b>{self.value:g}</b> test errors{refs}")
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_change(self, _change):
+        if not self._syncing:
+            self.update(alpha=self.alpha_slider.value, T=self.T_slider.value)
+
+
+def alpha_temperature_explorer(errors, alphas, temperatures, reference=None):
+    """Two sliders (α, T) that look up precomputed errors of distilled students.
+
+    Parameters
+    ----------
+    errors : array-like, shape (len(alphas), len(temperatures))
+        Test errors of a student distilled at each (alpha, T).
+    alphas, temperatures : sequence of float
+        The grid.
+    reference : dict of str to float, optional
+        Numbers printed beside the chosen cell (e.g. ``{"student alone": 146}``).
+
+    Returns
+    -------
+    AlphaTemperatureExplorer
+
+    Examples
+    --------
+    >>> w = alpha_temperature_explorer([[30, 20], [25, 40]], [0.5, 1.0], [2.0, 20.0])
+    >>> w.cell, float(w.update(alpha=1.0, T=20.0).value)
+    ((0, 1), 40.0)
+
+    See notebook 02.
+    """
+    return AlphaTemperatureExplorer(errors, alphas, temperatures, reference=reference)
+

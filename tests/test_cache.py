@@ -122,6 +122,17 @@ def test_name_labels_the_file_and_verbose_says_what_happened(toy, kdlab_cache, c
     assert only.name.startswith("teacher-")
 
 
+def test_the_same_model_under_another_name_is_loaded_not_retrained(toy, kdlab_cache, fits):
+    X, y = toy
+    first = fit_cached(_net(), X, y, name="distilled", epochs=1, verbose=False)
+    second = fit_cached(_net(), X, y, name="sweep-a0.9-T20", epochs=1, verbose=False)
+    assert len(fits) == 1 and _same(_state(first), _state(second))
+    (only,) = _files(kdlab_cache)
+    assert only.name.startswith("distilled-")
+    fit_cached(_net(seed=1), X, y, name="distilled", epochs=1, verbose=False)  # another model
+    assert len(fits) == 2 and len(_files(kdlab_cache)) == 2
+
+
 def _variants(X, y):
     """(what changed, model, X, targets, extra fit arguments), each a different training run."""
     X2 = X.copy()

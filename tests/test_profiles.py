@@ -79,7 +79,12 @@ def test_ci_is_smaller_than_laptop_which_is_at_most_paper():
         assert a < b <= c, field
     for field in ("epochs", "teacher_epochs"):
         a, b, c = (getattr(p, field) for p in (ci, laptop, paper))
-        assert a < b <= c, field
+        assert a <= b <= c, field
+    # ci may train as many epochs (its nets and data are tiny), but does far less work
+    for field, hidden in (("epochs", "student_hidden"), ("teacher_epochs", "teacher_hidden")):
+        work = [_size(p.n_train) * getattr(p, field) * sum(getattr(p, hidden))
+                for p in (ci, laptop, paper)]
+        assert work[0] * 10 < work[1] <= work[2], field
 
 
 def test_paper_profile_uses_the_papers_network_sizes():
@@ -102,6 +107,7 @@ def test_every_profile_is_usable(name):
     # the student is smaller than the teacher it learns from
     assert sum(p.student_hidden) < sum(p.teacher_hidden)
     assert 0 <= p.teacher_dropout < 1
+    assert isinstance(p.teacher_jitter, int) and 0 <= p.teacher_jitter <= 4
     assert all(t > 0 for t in p.temperatures) and list(p.temperatures) == sorted(p.temperatures)
 
 
