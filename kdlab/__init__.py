@@ -4,7 +4,11 @@ One concept per module; each public function names the notebook that explains it
 """
 
 from kdlab.clustering import OnlineKMeans, cluster_classes, confusion_affinity
-from kdlab.covariance import CovarianceAccumulator, prediction_covariance
+from kdlab.covariance import (
+    CovarianceAccumulator,
+    correlation_from_covariance,
+    prediction_covariance,
+)
 from kdlab.data import DataNotFoundError, Dataset, load_dataset
 from kdlab.distill import distill_student, distillation_loss, teacher_logits
 from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
@@ -25,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP",
     "CovarianceAccumulator",
+    "correlation_from_covariance",
     "OnlineKMeans",
     "cluster_classes",
     "confusion_affinity",

@@ -383,7 +383,7 @@ def _affinity(m: np.ndarray) -> np.ndarray:
 
 
 def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
-                    random_state=0) -> list[np.ndarray]:
+                    random_state=0, n_init: int = 10) -> list[np.ndarray]:
     """Partition the C classes into confusable groups from a C×C matrix; see notebook 03.
 
     Parameters
@@ -407,6 +407,9 @@ def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
           on the columns.
     random_state : int, RandomState instance or None, default=0
         Seed of the randomised methods.
+    n_init : int, default=10
+        Runs of the K-means methods from different starting centres; the one with the lowest
+        inertia is kept (K-means only finds a local minimum; with C points the runs are cheap).
 
     Returns
     -------
@@ -428,6 +431,8 @@ def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
     m = _check_square(cov, "cov")
     n_classes = m.shape[0]
+    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
+        raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) \
             or not 1 <= n_clusters <= n_classes:
         raise ValueError(f"n_clusters must be an integer from 1 to the number of classes "
@@ -437,9 +442,12 @@ def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
     elif n_clusters == n_classes:
         labels = np.arange(n_classes)
     elif method == "online-kmeans":
-        labels = OnlineKMeans(n_clusters, random_state=random_state).fit(m).labels_
+        rng = check_random_state(random_state)
+        runs = [OnlineKMeans(n_clusters, random_state=rng.randint(2**31 - 1)).fit(m)
+                for _ in range(n_init)]
+        labels = min(runs, key=lambda run: run.inertia_).labels_
     elif method == "kmeans":
-        labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit(m).labels_
+        labels = KMeans(n_clusters, n_init=n_init, random_state=random_state).fit(m).labels_
     elif method == "spectral":
         with warnings.catch_warnings():  # "graph is not fully connected": fine for clusters
             warnings.simplefilter("ignore", UserWarning)

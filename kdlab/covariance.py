@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["CovarianceAccumulator", "prediction_covariance"]
+__all__ = ["CovarianceAccumulator", "correlation_from_covariance", "prediction_covariance"]
 
 _CHUNK = 8192  # rows converted to float64 at a time: bounds the extra memory of one update
 
@@ -229,3 +229,37 @@ def prediction_covariance(probs) -> np.ndarray:
     if x.shape[0] < 2:
         raise ValueError(f"probs must have at least 2 rows (examples), got {x.shape[0]}")
     return CovarianceAccumulator(x.shape[1]).update(x).covariance()
+
+
+def correlation_from_covariance(cov) -> np.ndarray:
+    """The correlation matrix ``cov_ij / sqrt(cov_ii cov_jj)`` of a covariance; see notebook 03.
+
+    Clustering the columns of a raw covariance of predicted probabilities groups classes by how
+    much their probability varies (the diagonal dominates each column); the correlation puts
+    every class on the same scale, so that columns differ by *which* classes co-vary. A class
+    whose probability never varies gets a column of zeros with 1 on the diagonal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> probs = rng.dirichlet(np.ones(4), size=500)
+    >>> np.allclose(correlation_from_covariance(np.cov(probs, rowvar=False)),
+    ...             np.corrcoef(probs, rowvar=False))
+    True
+    """
+    m = np.asarray(_numpy(cov) if isinstance(cov, torch.Tensor) else cov, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+        raise ValueError(f"cov must be a square (C, C) matrix, got shape {m.shape}")
+    if not np.isfinite(m).all():
+        raise ValueError("cov must be finite")
+    if not np.allclose(m, m.T, rtol=1e-8, atol=1e-12 * max(1.0, float(np.abs(m).max()))):
+        raise ValueError("cov must be symmetric")
+    d = np.diag(m)
+    if (d < 0).any():
+        raise ValueError("cov must have a non-negative diagonal (variances)")
+    sd = np.sqrt(d)
+    outer = np.outer(sd, sd)
+    corr = np.divide(m, outer, out=np.zeros_like(m), where=outer > 0)
+    np.fill_diagonal(corr, 1.0)
+    return np.clip(corr, -1.0, 1.0)

@@ -21,6 +21,8 @@ __all__ = [
     "plot_errors",
     "plot_alpha_temperature_grid",
     "plot_bias_shift",
+    "cluster_order",
+    "plot_clustered_matrix",
 ]
 
 
@@ -511,3 +513,93 @@ def plot_bias_shift(grid, errors, chosen=None, ax=None, title=None, ylabel="vali
         ax.set_title(title)
     return ax
 
+
+# --- chapter 03 ----------------------------------------------------------------------------------
+
+
+def cluster_order(groups, n: int | None = None) -> np.ndarray:
+    """The classes listed group by group: a permutation that puts each cluster in one block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cluster_order([np.array([0, 2]), np.array([1, 3])]).tolist()
+    [0, 2, 1, 3]
+
+    See notebook 03.
+    """
+    try:
+        order = np.concatenate([np.asarray(g, dtype=int).ravel() for g in groups])
+    except (TypeError, ValueError):
+        raise ValueError(f"groups must be a list of arrays of class ids, got {groups!r}") from None
+    n = len(order) if n is None else n
+    if sorted(order.tolist()) != list(range(n)):
+        raise ValueError(f"groups must partition the {n} classes 0..{n - 1}: each exactly once")
+    return order
+
+
+def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
+                          label="covariance", cmap="RdBu_r"):
+    """Heat map of a C×C matrix with rows and columns reordered cluster by cluster, boxed.
+
+    Parameters
+    ----------
+    matrix : array-like, shape (C, C)
+        E.g. the covariance of predicted probabilities, or a confusion affinity.
+    groups : list of int arrays
+        A partition of the classes (e.g. from :func:`kdlab.cluster_classes`).
+    class_names : sequence of str, optional
+        Names of the ``C`` classes.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure if omitted.
+    title : str, optional
+        Axes title.
+    label : str
+        Colour-bar label.
+    cmap : str
+        A diverging map, centred on 0 (red: positive, blue: negative).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_clustered_matrix(np.eye(3), [np.array([1]), np.array([0, 2])],
+    ...                            ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['1', '0', '2']
+
+    See notebook 03.
+    """
+    from matplotlib.patches import Rectangle
+
+    m = _matrix(matrix, "matrix")
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"matrix must be square (C, C), got shape {m.shape}")
+    order = cluster_order(groups, m.shape[0])
+    names = _names(class_names, m.shape[0])
+    ax = _new_axes(ax, (0.45 * len(names) + 2.5, 0.4 * len(names) + 1.5))
+    vmax = float(np.abs(m).max()) or 1.0
+    image = ax.imshow(m[np.ix_(order, order)], cmap=cmap, vmin=-vmax, vmax=vmax)
+    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    ticks = np.arange(len(order))
+    if len(order) <= 40:
+        ax.set_xticks(ticks, [names[k] for k in order], rotation=45, ha="right")
+        ax.set_yticks(ticks, [names[k] for k in order])
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    start = 0
+    for g in groups:
+        size = len(np.atleast_1d(g))
+        ax.add_patch(Rectangle((start - 0.5, start - 0.5), size, size, fill=False, lw=1.5,
+                               ec="black"))
+        start += size
+    ax.set_xlabel("class (grouped by cluster)")
+    ax.set_ylabel("class (grouped by cluster)")
+    if title is not None:
+        ax.set_title(title)
+    return ax

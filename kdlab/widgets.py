@@ -28,6 +28,8 @@ __all__ = [
     "soft_target_explorer",
     "AlphaTemperatureExplorer",
     "alpha_temperature_explorer",
+    "ClusterExplorer",
+    "cluster_explorer",
 ]
 
 
@@ -595,3 +597,144 @@ def alpha_temperature_explorer(errors, alphas, temperatures, reference=None):
     """
     return AlphaTemperatureExplorer(errors, alphas, temperatures, reference=reference)
 
+
+# --- chapter 03 ----------------------------------------------------------------------------------
+
+
+class ClusterExplorer(widgets.VBox):
+    """Pick a matrix (data set), a number of clusters K and a method; see the clustered heat map.
+
+    Build it with :func:`cluster_explorer`. Each choice re-runs :func:`kdlab.cluster_classes`
+    on a C×C matrix (milliseconds for tens of classes) and redraws; ``groups`` holds the
+    clusters shown and ``error`` the message shown for bad input.
+
+    See notebook 03.
+    """
+
+    def __init__(self, matrices, n_clusters=2, method="online-kmeans", figsize=(6.4, 5.2),
+                 dpi=80):
+        from kdlab.clustering import METHODS
+
+        if not isinstance(matrices, dict) or not matrices:
+            raise ValueError("matrices must be a non-empty dict: name -> (matrix, class_names)")
+        self.matrices = {}
+        for name, value in matrices.items():
+            if not isinstance(value, (tuple, list)) or len(value) != 2:
+                raise ValueError(f"matrices[{name!r}] must be a pair (matrix, class_names)")
+            matrix, names = value
+            m = np.asarray(matrix, dtype=float)
+            if m.ndim != 2 or m.shape[0] != m.shape[1] or not m.size:
+                raise ValueError(f"matrices[{name!r}]: the matrix must be square (C, C), got "
+                                 f"shape {m.shape}")
+            names = [str(c) for c in (range(len(m)) if names is None else names)]
+            if len(names) != len(m):
+                raise ValueError(f"matrices[{name!r}]: class_names must name all {len(m)} "
+                                 f"classes, got {len(names)}")
+            self.matrices[str(name)] = (m, names)
+        self.methods = list(METHODS)
+        self.error = ""
+        self._syncing = False
+        first = next(iter(self.matrices))
+        self.dataset_menu = widgets.Dropdown(options=list(self.matrices), value=first,
+                                             description="matrix")
+        self.k_slider = widgets.IntSlider(value=1, min=1, max=len(self.matrices[first][0]),
+                                          description="K", continuous_update=False)
+        self.method_menu = widgets.Dropdown(options=self.methods, value=self.methods[0],
+                                            description="method")
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.dataset, self.n_clusters, self.method = first, 1, self.methods[0]
+        for control in (self.dataset_menu, self.k_slider, self.method_menu):
+            control.observe(self._on_change, names="value")
+        super().__init__(children=[widgets.HBox([self.dataset_menu, self.method_menu]),
+                                   self.k_slider, self.status, self.output])
+        self.update(n_clusters=n_clusters, method=method)
+        if self.error:
+            raise ValueError(self.error)
+
+    def update(self, dataset=None, n_clusters=None, method=None):
+        """Choose the matrix, K and/or the method, re-cluster and redraw; returns ``self``."""
+        from kdlab.clustering import cluster_classes
+
+        try:
+            dataset = self.dataset if dataset is None else dataset
+            if dataset not in self.matrices:
+                raise ValueError(f"dataset must be one of {', '.join(map(repr, self.matrices))}; "
+                                 f"got {dataset!r}")
+            method = self.method if method is None else method
+            if method not in self.methods:
+                raise ValueError(f"method must be one of {', '.join(map(repr, self.methods))}; "
+                                 f"got {method!r}")
+            k = self.n_clusters if n_clusters is None else n_clusters
+            matrix, _ = self.matrices[dataset]
+            if n_clusters is None:
+                k = min(k, len(matrix))
+            groups = cluster_classes(matrix, k, method=method)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        self.dataset, self.n_clusters, self.method, self.groups = dataset, int(k), method, groups
+        self._syncing = True
+        try:
+            self.dataset_menu.value = dataset
+            self.k_slider.max = len(matrix)
+            self.k_slider.value = self.n_clusters
+            self.method_menu.value = method
+        finally:
+            self._syncing = False
+        self._draw()
+        return self
+
+    def _draw(self):
+        from kdlab.plots import plot_clustered_matrix
+
+        matrix, names = self.matrices[self.dataset]
+        self.figure.clear()
+        ax = self.figure.add_subplot()
+        plot_clustered_matrix(matrix, self.groups, names, ax=ax,
+                              title=f"{self.dataset}: K = {self.n_clusters}, {self.method}")
+        items = "".join(f"<li>{html.escape(', '.join(names[c] for c in g))}</li>"
+                        for g in self.groups)
+        self.status.value = f"{len(self.groups)} clusters:<ol>{items}</ol>"
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_change(self, _change):
+        if not self._syncing:
+            dataset = self.dataset_menu.value
+            k = min(self.k_slider.value, len(self.matrices[dataset][0]))
+            self.update(dataset=dataset, n_clusters=k, method=self.method_menu.value)
+
+
+def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
+    """A matrix menu, a K slider and a method menu over :func:`kdlab.cluster_classes`.
+
+    Parameters
+    ----------
+    matrices : dict of str to (array (C, C), sequence of str or None)
+        The matrices to cluster, by name, each with its class names: e.g. the covariance of a
+        generalist's predictions and a confusion affinity.
+    n_clusters : int
+        Initial K.
+    method : str
+        Initial method, one of :data:`kdlab.clustering.METHODS`.
+
+    Returns
+    -------
+    ClusterExplorer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cov = np.array([[2.0, 1.8, -1.0], [1.8, 2.0, -1.0], [-1.0, -1.0, 2.0]])
+    >>> w = cluster_explorer({"toy": (cov, ["a", "b", "c"])}, n_clusters=2)
+    >>> [g.tolist() for g in w.groups]
+    [[0, 1], [2]]
+
+    See notebook 03.
+    """
+    return ClusterExplorer(matrices, n_clusters=n_clusters, method=method)

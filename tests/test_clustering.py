@@ -194,3 +194,41 @@ def test_cuda_backend_matches_numpy():
     km = OnlineKMeans(5, device="cuda", random_state=0).fit(X)
     np.testing.assert_allclose(km.cluster_centers_, ref.cluster_centers_, atol=1e-9)
     np.testing.assert_array_equal(km.labels_, ref.labels_)
+
+
+# --- restarts ---------------------------------------------------------------------------------
+
+def _blocks_with_a_trap(seed=0):
+    """Columns of 3 well-separated groups of classes, where a single K-means start can fail."""
+    X, _ = make_blobs(n_samples=[6, 6, 2], centers=[[0, 0], [6, 0], [3, 9]], cluster_std=0.4,
+                      random_state=seed)
+    return X @ X.T  # a symmetric class-by-class matrix whose columns carry the groups
+
+
+def test_cluster_classes_keeps_the_restart_with_the_lowest_inertia():
+    m = _blocks_with_a_trap()
+    best = cluster_classes(m, 3, n_init=10, random_state=0)
+    rng = np.random.RandomState(0)
+    runs = [OnlineKMeans(3, random_state=rng.randint(2**31 - 1)).fit(m) for _ in range(10)]
+    expected = min(runs, key=lambda r: r.inertia_).labels_
+    got = np.empty(len(m), dtype=int)
+    for k, g in enumerate(best):
+        got[g] = k
+    assert adjusted_rand_score(expected, got) == 1.0
+
+
+def test_more_restarts_never_give_a_worse_inertia():
+    m = _blocks_with_a_trap(1)
+
+    def inertia(groups):
+        return sum(((m[g] - m[g].mean(0)) ** 2).sum() for g in groups)
+
+    one = inertia(cluster_classes(m, 3, n_init=1, random_state=5))
+    ten = inertia(cluster_classes(m, 3, n_init=10, random_state=5))
+    assert ten <= one + 1e-9
+
+
+@pytest.mark.parametrize("n_init", [0, -1, 1.5, True, "10"])
+def test_cluster_classes_rejects_a_bad_n_init(n_init):
+    with pytest.raises(ValueError, match="n_init"):
+        cluster_classes(np.eye(3), 2, n_init=n_init)

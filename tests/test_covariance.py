@@ -8,7 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kdlab.covariance import CovarianceAccumulator, prediction_covariance
+from kdlab.covariance import (
+    CovarianceAccumulator,
+    correlation_from_covariance,
+    prediction_covariance,
+)
 
 fast = settings(deadline=None, max_examples=60)
 
@@ -148,3 +152,38 @@ def test_covariance_can_stay_a_tensor():
     assert isinstance(cov, torch.Tensor) and cov.dtype == torch.float64
     np.testing.assert_allclose(cov.numpy(), np.cov(x, rowvar=False), atol=1e-15)
     assert isinstance(CovarianceAccumulator(3).update(x).covariance(as_numpy=False), np.ndarray)
+
+
+# --- correlation_from_covariance --------------------------------------------------------------
+
+def test_correlation_matches_numpy_corrcoef():
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(6, 0.3), size=400)
+    corr = correlation_from_covariance(np.cov(probs, rowvar=False))
+    assert np.allclose(corr, np.corrcoef(probs, rowvar=False), atol=1e-12)
+    assert np.allclose(np.diag(corr), 1) and np.abs(corr).max() <= 1
+
+
+def test_correlation_of_a_constant_class_is_a_zero_column_with_unit_diagonal():
+    rng = np.random.default_rng(4)
+    probs = np.column_stack([rng.dirichlet(np.ones(3), size=50) * 0.5, np.full(50, 0.5)])
+    corr = correlation_from_covariance(np.cov(probs, rowvar=False))
+    assert np.isfinite(corr).all()
+    assert np.allclose(corr[3, :3], 0) and np.allclose(corr[:3, 3], 0) and corr[3, 3] == 1
+
+
+def test_correlation_accepts_a_torch_covariance():
+    cov = np.array([[4.0, 2.0], [2.0, 9.0]])
+    assert np.allclose(correlation_from_covariance(torch.tensor(cov)),
+                       [[1.0, 1 / 3], [1 / 3, 1.0]])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (np.ones((2, 3)), "square"),
+    (np.array([[1.0, np.nan], [np.nan, 1.0]]), "finite"),
+    (np.array([[1.0, 0.5], [0.2, 1.0]]), "symmetric"),
+    (np.array([[-1.0, 0.0], [0.0, 1.0]]), "non-negative diagonal"),
+])
+def test_correlation_rejects_bad_input(bad, match):
+    with pytest.raises(ValueError, match=match):
+        correlation_from_covariance(bad)
