@@ -131,7 +131,9 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 total += loss.detach() * len(idx)
             history["loss"].append(float(total) / max(n, 1))
             if progress:
-                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+                # refresh=False: redraw at most every mininterval; forcing a redraw per epoch
+                # floods a notebook's message channel (hundreds of widget updates a second)
+                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", refresh=False)
     model.eval()
     history["seconds"] = time.perf_counter() - start
     return history
@@ -142,7 +144,7 @@ def _progress(iterable, enabled: bool, desc: str):
         return _Quiet(iterable)
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit="epoch", leave=False)
+    return tqdm(iterable, desc=desc, unit="epoch", leave=False, mininterval=0.5)
 
 
 class _Quiet:
