@@ -14,6 +14,7 @@ from kdlab.distill import distill_student, distillation_loss, teacher_logits
 from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
 from kdlab.models import MLP
 from kdlab.profiles import Profile, get_profile
+from kdlab.specialists import Specialist, specialist_dataset, train_specialists
 from kdlab.temperature import (
     entropy,
     gibbs,
@@ -39,6 +40,9 @@ __all__ = [
     "DataNotFoundError",
     "Dataset",
     "Profile",
+    "Specialist",
+    "specialist_dataset",
+    "train_specialists",
     "entropy",
     "distill_student",
     "distillation_loss",

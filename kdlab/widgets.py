@@ -30,6 +30,8 @@ __all__ = [
     "alpha_temperature_explorer",
     "ClusterExplorer",
     "cluster_explorer",
+    "SpecialistExplorer",
+    "specialist_explorer",
 ]
 
 
@@ -738,3 +740,138 @@ def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
     See notebook 03.
     """
     return ClusterExplorer(matrices, n_clusters=n_clusters, method=method)
+
+
+# --- chapter 04 ----------------------------------------------------------------------------------
+
+
+class SpecialistExplorer(widgets.VBox):
+    """Pick a specialist and see its confusion matrix within its subset (plus "other").
+
+    Build it with :func:`specialist_explorer`. The confusion matrices, with and without the
+    log-oversampling correction of the dustbin, are computed once up front; the controls only
+    choose which one to show. ``matrix`` holds the counts shown and ``error`` the message shown
+    for bad input.
+
+    See notebook 04.
+    """
+
+    def __init__(self, specialists, X, y, class_names=None, figsize=(5.4, 4.4), dpi=80):
+        from kdlab.specialists import Specialist, specialist_confusion
+
+        specialists = list(specialists)
+        if not specialists or not all(isinstance(s, Specialist) for s in specialists):
+            raise ValueError("specialists must be a non-empty list of kdlab Specialist models")
+        n_classes = specialists[0].config["n_classes"]
+        if class_names is not None:
+            class_names = [str(c) for c in class_names]
+            if len(class_names) != n_classes:
+                raise ValueError(f"class_names must name all {n_classes} classes, got "
+                                 f"{len(class_names)}")
+        self.class_names = class_names
+        self.specialists = specialists
+        self.names = [self._title(s) for s in specialists]
+        self.confusions = {(i, corr): specialist_confusion(s, X, y, corrected=corr)
+                           for i, s in enumerate(specialists) for corr in (True, False)}
+        self.error = ""
+        self._syncing = False
+        self.menu = widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.names)],
+                                     value=0, description="specialist",
+                                     layout=widgets.Layout(width="520px"))
+        self.toggle = widgets.Checkbox(value=True, description="log-oversampling correction")
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.index, self.corrected = 0, True
+        self.menu.observe(self._on_change, names="value")
+        self.toggle.observe(self._on_change, names="value")
+        super().__init__(children=[self.menu, self.toggle, self.status, self.output])
+        self.update(index=0, corrected=True)
+
+    def _title(self, specialist) -> str:
+        names = self.class_names
+        return ", ".join(names[c] if names else str(c) for c in specialist.subset)
+
+    def update(self, index=None, corrected=None):
+        """Show specialist ``index`` with or without the correction; returns ``self``."""
+        try:
+            if index is not None and (isinstance(index, bool)
+                                      or not isinstance(index, (int, np.integer))
+                                      or not 0 <= index < len(self.specialists)):
+                raise ValueError(f"index must be an int in [0, {len(self.specialists)}), "
+                                 f"got {index!r}")
+            if corrected is not None and not isinstance(corrected, (bool, np.bool_)):
+                raise ValueError(f"corrected must be True or False, got {corrected!r}")
+        except ValueError as err:
+            self.error = str(err)
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        self.index = self.index if index is None else int(index)
+        self.corrected = self.corrected if corrected is None else bool(corrected)
+        self.matrix = self.confusions[(self.index, self.corrected)]
+        self._syncing = True
+        try:
+            self.menu.value, self.toggle.value = self.index, self.corrected
+        finally:
+            self._syncing = False
+        self._draw()
+        return self
+
+    def _draw(self):
+        from kdlab.plots import plot_class_matrix
+
+        spec = self.specialists[self.index]
+        k = len(spec.subset)
+        labels = [self.class_names[c] if self.class_names else str(c) for c in spec.subset]
+        labels.append("other / dustbin")
+        m = self.matrix
+        rows = np.maximum(m.sum(axis=1, keepdims=True), 1)
+        self.figure.clear()
+        ax = self.figure.add_subplot()
+        plot_class_matrix(m / rows, labels, ax=ax, label="fraction of the true class",
+                          title="with the correction" if self.corrected else "uncorrected")
+        ax.set_xlabel("specialist's answer")
+        within = m[:k, :k].trace() / max(int(m[:k].sum()), 1)
+        said = m[:, k].sum() / max(int(m.sum()), 1)
+        true = m[k].sum() / max(int(m.sum()), 1)
+        self.status.value = (f"right on {within:.1%} of its classes' images; says dustbin on "
+                             f"{said:.1%} of all images (true rate of other classes: {true:.1%})")
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_change(self, _change):
+        if not self._syncing:
+            self.update(index=self.menu.value, corrected=self.toggle.value)
+
+
+def specialist_explorer(specialists, X, y, class_names=None):
+    """A menu of specialists and a correction toggle, showing confusion matrices on ``(X, y)``.
+
+    Parameters
+    ----------
+    specialists : list of kdlab.specialists.Specialist
+        E.g. from :func:`kdlab.specialists.train_specialists`.
+    X, y : arrays
+        Labelled images to evaluate on (e.g. the test set).
+    class_names : sequence of str, optional
+        Names of the generalist's classes.
+
+    Returns
+    -------
+    SpecialistExplorer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kdlab.models import MLP
+    >>> from kdlab.specialists import Specialist
+    >>> spec = Specialist(MLP(4, (8,), 3, seed=0), [0, 2])
+    >>> w = specialist_explorer([spec], np.zeros((4, 4), np.float32), [0, 1, 2, 2])
+    >>> w.matrix.shape, int(w.matrix.sum())
+    ((3, 3), 4)
+
+    See notebook 04.
+    """
+    return SpecialistExplorer(specialists, X, y, class_names=class_names)
