@@ -12,6 +12,7 @@ from kdlab.covariance import (
 from kdlab.data import DataNotFoundError, Dataset, load_dataset
 from kdlab.distill import distill_student, distillation_loss, teacher_logits
 from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
+from kdlab.inference import active_specialists, dustbin_fold, kl_inference, kl_objective
 from kdlab.models import MLP
 from kdlab.profiles import Profile, get_profile
 from kdlab.specialists import Specialist, specialist_dataset, train_specialists
@@ -35,6 +36,10 @@ __all__ = [
     "cluster_classes",
     "confusion_affinity",
     "gibbs_probabilities",
+    "active_specialists",
+    "dustbin_fold",
+    "kl_inference",
+    "kl_objective",
     "make_hierarchical",
     "prediction_covariance",
     "DataNotFoundError",

@@ -32,6 +32,9 @@ __all__ = [
     "cluster_explorer",
     "SpecialistExplorer",
     "specialist_explorer",
+    "expand_specialist",
+    "InferenceExplorer",
+    "inference_explorer",
 ]
 
 
@@ -875,3 +878,169 @@ def specialist_explorer(specialists, X, y, class_names=None):
     See notebook 04.
     """
     return SpecialistExplorer(specialists, X, y, class_names=class_names)
+
+
+# --- chapter 05 ----------------------------------------------------------------------------------
+
+
+def expand_specialist(probs, subset, q) -> np.ndarray:
+    """A specialist's ``k + 1`` probabilities drawn on all C classes: its classes as they are,
+    its dustbin shared among the other classes in proportion to ``q`` (the EM view).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> expand_specialist([0.6, 0.4], [1], np.array([0.5, 0.25, 0.25])).round(3).tolist()
+    [0.267, 0.6, 0.133]
+
+    See notebook 05.
+    """
+    probs = np.asarray(probs, dtype=float)
+    q = np.asarray(q, dtype=float)
+    subset = np.asarray(subset, dtype=int)
+    if probs.ndim != 1 or len(probs) != len(subset) + 1:
+        raise ValueError(f"probs must hold {len(subset) + 1} numbers (the subset, then the "
+                         f"dustbin), got shape {probs.shape}")
+    if q.ndim != 1 or subset.size and (subset.min() < 0 or subset.max() >= len(q)):
+        raise ValueError(f"q must be a distribution over every class of subset, got {q.shape}")
+    out = np.zeros(len(q))
+    outside = np.ones(len(q), dtype=bool)
+    outside[subset] = False
+    share = q[outside]
+    total = share.sum()
+    out[outside] = probs[-1] * (share / total if total > 0 else 1 / max(outside.sum(), 1))
+    out[subset] = probs[:-1]
+    return out
+
+
+class InferenceExplorer(widgets.VBox):
+    """Pick a test example; see the generalist's, each active specialist's and the combined bars.
+
+    Build it with :func:`inference_explorer`. Everything is computed up front (``q`` from
+    :func:`kdlab.inference.kl_inference`); the slider only chooses what to draw. ``rows`` holds
+    the distributions shown and ``error`` the message shown for bad input.
+
+    See notebook 05.
+    """
+
+    def __init__(self, p_general, specialists, q, class_names=None, labels=None,
+                 figsize=(9.0, 3.4), dpi=80):
+        from kdlab.inference import active_specialists
+
+        p = np.asarray(p_general, dtype=float)
+        q = np.asarray(q, dtype=float)
+        if p.ndim != 2 or q.shape != p.shape or not len(p):
+            raise ValueError(f"q must have the shape of p_general (N, C), got {q.shape} and "
+                             f"{p.shape}")
+        self.p_general, self.q = p, q
+        self.specialists = [(np.asarray(s, dtype=int), np.asarray(m, dtype=float))
+                            for s, m in specialists]
+        for s, m in self.specialists:
+            if m.shape != (len(p), len(s) + 1):
+                raise ValueError(f"specialists: probs of shape {(len(p), len(s) + 1)} expected "
+                                 f"for a subset of {len(s)} classes, got {m.shape}")
+        self.active = active_specialists(p, self.specialists)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        if self.class_names is not None and len(self.class_names) != p.shape[1]:
+            raise ValueError(f"class_names must name all {p.shape[1]} classes, got "
+                             f"{len(self.class_names)}")
+        self.labels = None if labels is None else np.asarray(labels)
+        self.error = ""
+        self._syncing = False
+        self.slider = widgets.IntSlider(value=0, min=0, max=len(p) - 1, description="example",
+                                        continuous_update=False,
+                                        layout=widgets.Layout(width="420px"))
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.index = 0
+        self.slider.observe(self._on_change, names="value")
+        super().__init__(children=[self.slider, self.status, self.output])
+        self.update(0)
+
+    def update(self, index=None):
+        """Show example ``index``; returns ``self``."""
+        if index is not None and (isinstance(index, bool)
+                                  or not isinstance(index, (int, np.integer))
+                                  or not 0 <= index < len(self.p_general)):
+            self.error = f"index must be an int in [0, {len(self.p_general)}), got {index!r}"
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        self.index = self.index if index is None else int(index)
+        i = self.index
+        rows, names = [self.p_general[i]], ["generalist"]
+        for m in np.flatnonzero(self.active[i]):
+            subset, probs = self.specialists[m]
+            rows.append(expand_specialist(probs[i], subset, self.q[i]))
+            names.append(f"specialist {m}")
+        rows.append(self.q[i])
+        names.append("combined q")
+        self.rows, self.row_names = np.array(rows), names
+        self._syncing = True
+        try:
+            self.slider.value = i
+        finally:
+            self._syncing = False
+        self._draw()
+        return self
+
+    def _draw(self):
+        from kdlab.plots import plot_probs
+
+        i = self.index
+        truth = None if self.labels is None else int(self.labels[i])
+        self.figure.clear()
+        ax = self.figure.add_subplot()
+        plot_probs(self.rows, self.class_names, ax=ax, labels=self.row_names, highlight=truth,
+                   title=f"example {i}: {len(self.row_names) - 2} active specialist(s)")
+
+        def name(c):
+            return self.class_names[c] if self.class_names else str(c)
+
+        said = f"generalist says {name(int(self.p_general[i].argmax()))}, combined says " \
+               f"{name(int(self.q[i].argmax()))}"
+        if truth is not None:
+            said += f"; true class {name(truth)}"
+        self.status.value = html.escape(said)
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_change(self, _change):
+        if not self._syncing:
+            self.update(self.slider.value)
+
+
+def inference_explorer(p_general, specialists, q, class_names=None, labels=None):
+    """An example slider over precomputed KL inference: generalist, active specialists, q.
+
+    Parameters
+    ----------
+    p_general : array (N, C)
+        The generalist's probabilities.
+    specialists : list of (subset, probs (N, k + 1))
+        As for :func:`kdlab.inference.kl_inference`.
+    q : array (N, C)
+        Its result.
+    class_names : sequence of str, optional
+    labels : array (N,), optional
+        True classes (marked with a grey band).
+
+    Returns
+    -------
+    InferenceExplorer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kdlab.inference import kl_inference
+    >>> p_g = np.array([[0.5, 0.3, 0.2]])
+    >>> specs = [([0, 1], np.array([[0.2, 0.7, 0.1]]))]
+    >>> w = inference_explorer(p_g, specs, kl_inference(p_g, specs))
+    >>> w.row_names
+    ['generalist', 'specialist 0', 'combined q']
+
+    See notebook 05.
+    """
+    return InferenceExplorer(p_general, specialists, q, class_names=class_names, labels=labels)
