@@ -35,6 +35,8 @@ __all__ = [
     "expand_specialist",
     "InferenceExplorer",
     "inference_explorer",
+    "SoftKMeansExplorer",
+    "soft_kmeans_explorer",
 ]
 
 
@@ -1044,3 +1046,106 @@ def inference_explorer(p_general, specialists, q, class_names=None, labels=None)
     See notebook 05.
     """
     return InferenceExplorer(p_general, specialists, q, class_names=class_names, labels=labels)
+
+
+# --- chapter 06 ----------------------------------------------------------------------------------
+
+
+class SoftKMeansExplorer(widgets.VBox):
+    """A temperature slider over soft K-means assignments of 2-d points to fixed centres.
+
+    Each point is coloured by its responsibilities ``softmax(−‖x − μ‖² / T)`` mixed over the
+    centres' colours: pure colours when ``T`` is small (K-means), grey when it is large. Build it
+    with :func:`soft_kmeans_explorer`; ``responsibilities`` holds what is shown.
+
+    See notebook 06.
+    """
+
+    def __init__(self, X, centers, T=1.0, figsize=(5.2, 4.2), dpi=80):
+        from kdlab.softkmeans import soft_assignments
+
+        self.X = np.asarray(X, dtype=float)
+        self.centers = np.asarray(centers, dtype=float)
+        if self.X.ndim != 2 or self.X.shape[1] != 2 or not len(self.X):
+            raise ValueError(f"X must hold 2-d points, shape (N, 2), got {self.X.shape}")
+        if self.centers.ndim != 2 or self.centers.shape[1] != 2 or not len(self.centers):
+            raise ValueError(f"centers must have shape (K, 2), got {self.centers.shape}")
+        self._assign = soft_assignments
+        self.error = ""
+        self._syncing = False
+        self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.02,
+                                             description="T", readout_format=".3g",
+                                             layout=widgets.Layout(width="420px"))
+        self.status = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.T = 1.0
+        self.slider.observe(self._on_change, names="value")
+        super().__init__(children=[self.slider, self.status, self.output])
+        self.update(T)
+        if self.error:
+            raise ValueError(self.error)
+
+    def update(self, T=None):
+        """Recompute the assignments at temperature ``T`` and redraw; returns ``self``."""
+        try:
+            if T is not None:
+                if isinstance(T, bool) or not isinstance(T, numbers.Real):
+                    raise ValueError(f"T must be a positive finite number, got {T!r}")
+                r = self._assign(self.X, self.centers, float(T))
+            else:
+                r = self._assign(self.X, self.centers, self.T)
+        except ValueError as err:
+            self.error = str(err)
+            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            return self
+        self.error = ""
+        self.T = self.T if T is None else float(T)
+        self.responsibilities = r
+        self.entropy_value = float(entropy(r).mean())
+        self._syncing = True
+        try:
+            self.slider.value = self.T
+        finally:
+            self._syncing = False
+        self._draw()
+        return self
+
+    def _draw(self):
+        from matplotlib import colormaps
+
+        k = len(self.centers)
+        base = np.array(colormaps["tab10"].colors[:k] if k <= 10
+                        else colormaps["hsv"](np.linspace(0, 1, k, endpoint=False))[:, :3])
+        colours = np.clip(self.responsibilities @ base, 0, 1)
+        self.figure.clear()
+        ax = self.figure.add_subplot()
+        ax.scatter(self.X[:, 0], self.X[:, 1], c=colours, s=12)
+        ax.scatter(self.centers[:, 0], self.centers[:, 1], c=base, marker="X", s=160,
+                   edgecolors="black")
+        ax.set(title=f"soft assignments at T = {self.T:.3g}", xlabel="x₁", ylabel="x₂")
+        self.status.value = (f"mean entropy of the assignments: <b>{self.entropy_value:.3f}</b> "
+                             f"nats (0: hard K-means; log {k} = {math.log(k):.3f}: uniform)")
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+    def _on_change(self, _change):
+        if not self._syncing:
+            self.update(self.slider.value)
+
+
+def soft_kmeans_explorer(X, centers, T=1.0):
+    """A log-scale T slider (0.01 to 100) over soft K-means assignments of 2-d points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = soft_kmeans_explorer(np.array([[0.0, 0.0], [3.0, 0.0]]),
+    ...                          np.array([[0.0, 0.0], [3.0, 0.0]]), T=0.01)
+    >>> w.responsibilities.round(3).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+
+    See notebook 06.
+    """
+    return SoftKMeansExplorer(X, centers, T=T)
