@@ -123,7 +123,7 @@ def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, 
     n = len(X)
     labels = None
     if y is not None:
-        labels = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+        labels = torch.as_tensor(np.array(y), dtype=torch.long, device=device)  # a writable copy
         if labels.ndim != 1 or len(labels) != n:
             raise ValueError(f"y: expected {n} integer labels, got shape {tuple(labels.shape)}")
     if teacher is not None:
