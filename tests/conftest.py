@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated model cache, offline by default, real Fashion-MNIST, tiny IDX sets.
+"""Shared fixtures: an isolated model cache, offline by default, real Fashion-MNIST, tiny IDX sets,
+and the website, built once per session.
 
 Every test runs with ``$KDLAB_CACHE`` pointing at a fresh temporary folder (the real cache is
 never touched) and with ``$KDLAB_OFFLINE=1`` (nothing is ever downloaded); a test that needs the
@@ -7,6 +8,9 @@ download path requests the ``online`` fixture.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,6 +20,8 @@ import torch
 
 import kdlab.data
 from kdlab.data import DataNotFoundError, load_dataset, locate, stratified_subset, write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # The four file names of the IDX format (LeCun's MNIST page), written out here rather than
 # taken from kdlab so that the tests check them.
@@ -108,3 +114,50 @@ def make_idx_set():
         return written
 
     return make
+
+
+# --- the website ----------------------------------------------------------------------------------
+
+
+def _build_book(source: Path, out: Path) -> subprocess.CompletedProcess:
+    """`jupyter-book build` of source at the ci profile, offline; HTML in out/_build/html."""
+    env = dict(os.environ, KDLAB_PROFILE="ci", KDLAB_OFFLINE="1")
+    env["KDLAB_CACHE"] = str(out / "kdlab-cache")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+        "build", str(source),
+        "--config", str(source / "book" / "_config.yml"),
+        "--toc", str(source / "book" / "_toc.yml"),
+        "--path-output", str(out),
+        "-W", "--keep-going",
+    ]
+    return subprocess.run(
+        command, cwd=source, env=env, capture_output=True, text=True, timeout=1800
+    )
+
+
+@pytest.fixture(scope="session")
+def build_book():
+    """``build_book(source, out)``: build the book in folder ``source`` into ``out``.
+
+    At the ci profile, offline, with its own model cache; returns the finished process, whose
+    ``returncode`` says whether the build passed. Skipped where Jupyter Book is not installed.
+    """
+    pytest.importorskip("jupyter_book")
+    return _build_book
+
+
+@pytest.fixture(scope="session")
+def book_site(build_book, tmp_path_factory) -> Path:
+    """The website of this repository, built once per session (minutes); its HTML folder.
+
+    Shared by tests/test_book.py and tests/test_browser.py. Skipped where the book's offline
+    JavaScript has not been fetched (``bash book/fetch_assets.sh``).
+    """
+    if not (ROOT / "book" / "_static" / "vendor" / "mathjax" / "tex-mml-chtml.js").is_file():
+        pytest.skip("the book's offline assets are missing: run `bash book/fetch_assets.sh`")
+    out = tmp_path_factory.mktemp("book")
+    result = build_book(ROOT, out)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return out / "_build" / "html"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -43,24 +40,6 @@ def notebook_chapters() -> list[str]:
     return [name for name in toc_files() if name.startswith("notebooks/")]
 
 
-def build(source: Path, out: Path) -> subprocess.CompletedProcess:
-    """`jupyter-book build` of source at the ci profile, offline; HTML in out/_build/html."""
-    env = dict(os.environ, KDLAB_PROFILE="ci", KDLAB_OFFLINE="1")
-    env["KDLAB_CACHE"] = str(out / "kdlab-cache")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    command = [
-        sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-        "build", str(source),
-        "--config", str(source / "book" / "_config.yml"),
-        "--toc", str(source / "book" / "_toc.yml"),
-        "--path-output", str(out),
-        "-W", "--keep-going",
-    ]
-    return subprocess.run(
-        command, cwd=source, env=env, capture_output=True, text=True, timeout=1800
-    )
-
-
 class FetchedURLs(HTMLParser):
     """The URLs a page makes the browser fetch by itself (scripts, styles, images, frames)."""
 
@@ -83,12 +62,11 @@ def is_remote(url: str) -> bool:
     return url.startswith(("http://", "https://", "//"))
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    result = build(ROOT, out)
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return out / "_build" / "html"
+@pytest.fixture
+def site(book_site) -> Path:
+    """The website, built once per session (``book_site`` in conftest.py, shared with
+    tests/test_browser.py)."""
+    return book_site
 
 
 def test_every_page_in_the_toc_is_built(site):
@@ -138,7 +116,7 @@ def test_footer_names_the_profile(site):
     assert "run profile <code>ci</code>" in (site / "book" / "intro.html").read_text()
 
 
-def test_a_failing_cell_fails_the_build(tmp_path):
+def test_a_failing_cell_fails_the_build(tmp_path, build_book):
     source = tmp_path / "src"
     shutil.copytree(BOOK, source / "book", ignore=shutil.ignore_patterns("_build"))
     for i, name in enumerate(notebook_chapters()):
@@ -149,6 +127,6 @@ def test_a_failing_cell_fails_the_build(tmp_path):
             nb.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('a broken cell')"))
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, source / f"{name}.ipynb")
-    result = build(source, tmp_path / "out")
+    result = build_book(source, tmp_path / "out")
     assert result.returncode != 0
     assert "a broken cell" in result.stdout + result.stderr

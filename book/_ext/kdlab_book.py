@@ -11,6 +11,11 @@
 - Images on another site (the launch badges at the top of each notebook) become their alt
   text, still inside their link: the site fetches nothing remote, and every chapter page
   has launch buttons in its header anyway.
+- sphinx-thebe's scripts are left out of the pages: live code is off (``launch_buttons.thebe:
+  false``), they name thebe's script on unpkg.com, and its inline one, added twice, is a
+  JavaScript error ("Identifier 'THEBE_JS_URL' has already been declared").
+- The theme's colour mode defaults to ``auto`` (the reader's system setting), which is what it
+  did anyway, but without logging "Got invalid theme mode" as a console error on every page.
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ def _configure(app: Sphinx, config: Config) -> None:
     options = dict(config.html_theme_options or {})
     options["extra_footer"] = (options.get("extra_footer") or "") + footer
     config.html_theme_options = options
+    # The theme (pydata's) reads its colour mode from the page context, not its options.
+    config.html_context = {"default_mode": "auto", **(config.html_context or {})}
 
 
 def _check_assets(app: Sphinx) -> None:
@@ -112,6 +119,22 @@ def _check_assets(app: Sphinx) -> None:
         raise ConfigError(
             f"the book's offline assets are missing ({', '.join(missing)}); run: {FETCH_HINT}"
         )
+
+
+def _is_thebe(script) -> bool:
+    """Whether a page script is one of sphinx-thebe's (its file, or its inline settings)."""
+    name = os.fspath(getattr(script, "filename", None) or "")
+    body = getattr(script, "attributes", {}).get("body", "")
+    return name.endswith("sphinx-thebe.js") or "THEBE_JS_URL" in body
+
+
+def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Leave sphinx-thebe's scripts out of the page when live code (thebe) is off."""
+    if app.config.html_theme_options.get("launch_buttons", {}).get("thebe"):
+        return
+    scripts = context.get("script_files")
+    if isinstance(scripts, list):
+        scripts[:] = [s for s in scripts if not _is_thebe(s)]
 
 
 class RemoteImagesToText(SphinxTransform):
@@ -138,5 +161,6 @@ def setup(app: Sphinx) -> dict:
     # After myst-nb and the theme have registered their values.
     app.connect("config-inited", _configure, priority=900)
     app.connect("builder-inited", _check_assets)
+    app.connect("html-page-context", _drop_thebe, priority=900)  # after the others add scripts
     app.add_transform(RemoteImagesToText)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -16,3 +16,25 @@
   });
   script.setAttribute("data-jupyter-widgets-cdn", base + "/npm/");
 })();
+
+// ipywidgets 8 typesets widget labels with MathJax 2's API,
+// MathJax.Hub.Queue(["Typeset", MathJax.Hub, element]), but this site runs
+// MathJax 3, which has no Hub: each label would throw a TypeError. Give
+// MathJax 3 that one call, once it has loaded (it is deferred; the manager
+// draws the widgets on "load", after this listener has run).
+window.addEventListener("load", function () {
+  var mathjax = window.MathJax;
+  if (!mathjax || mathjax.Hub || !mathjax.startup) return;
+  mathjax.Hub = {
+    Queue: function (job) {
+      var element = job && job[2];
+      mathjax.startup.promise
+        .then(function () {
+          return mathjax.typesetPromise(element ? [element] : undefined);
+        })
+        .catch(function (error) {
+          console.warn("kdlab: could not typeset a widget label", error);
+        });
+    },
+  };
+});

@@ -1,0 +1,369 @@
+"""Browser tests: real JupyterLab and the built website in Debian's Chromium, through Playwright.
+
+The browser is Debian's ``/usr/bin/chromium`` (``apt-get install chromium``), never Playwright's
+own download. Screenshots are saved in ``test-artifacts/`` (git-ignored) for a person to look at.
+
+- JupyterLab: chapter 01 runs from top to bottom in a real kernel, and dragging the explorer's
+  temperature slider redraws its figure.
+- The website (built once per session, see ``book_site`` in conftest.py): every chapter page
+  loads with no failed request, no console error and no request to another host; its maths is
+  typeset, its figures are drawn, and its kernel-free twin answers its slider and buttons.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
+JUPYTER = Path(sys.executable).parent / "jupyter"
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.is_file(),
+                       reason=f"Debian's Chromium is not installed at {CHROMIUM}: "
+                              "apt-get install chromium"),
+]
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Playwright is not installed: pip install -e '.[test]' (it drives Debian's Chromium)")
+
+
+def chapters() -> list[str]:
+    """The chapter notebooks named in book/_toc.yml, as paths without suffix."""
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]
+            if entry["file"].startswith("notebooks/")]
+
+
+def shot(page_or_element, name: str) -> None:
+    """Save a screenshot in test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page_or_element.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page that records what goes wrong: failed requests, HTTP errors, console errors,
+    uncaught exceptions, and requests to any host but 127.0.0.1 (which are blocked)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.problems = []
+    page.remote = []
+
+    def route(route):
+        url = route.request.url
+        if urlsplit(url).hostname in ("127.0.0.1", None):  # None: data:, blob:, about:
+            route.continue_()
+        else:
+            page.remote.append(url)
+            route.abort()
+
+    context.route("**/*", route)
+    page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url} "
+                                                             f"({r.failure})"))
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(
+        f"HTTP {r.status}: {r.url}"))
+    page.on("console", lambda m: m.type == "error" and page.problems.append(
+        f"console error: {m.text} ({m.location.get('url', '')})"))
+    page.on("pageerror", lambda e: page.problems.append(f"uncaught exception: {e}"))
+    yield page
+    context.close()
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+# --- JupyterLab -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path):
+    """JupyterLab on 127.0.0.1 over a copy of notebooks/, at the ci profile; shut down after.
+
+    Its settings, workspaces and runtime files live in tmp_path: nothing is written to the
+    repository or the user's Jupyter folders.
+    """
+    if not JUPYTER.is_file():
+        pytest.skip(f"JupyterLab is not installed next to this Python ({JUPYTER})")
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree(ROOT / "notebooks", notebooks,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    settings = tmp_path / "lab-settings" / "@jupyterlab"
+    for extension, plugin, values in [
+        ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
+        # every cell in the DOM; no "Select Kernel" question: the notebook names its kernel
+        ("notebook-extension", "tracker", {"windowingMode": "none",
+                                           "autoStartDefaultKernel": True}),
+    ]:
+        (settings / extension).mkdir(parents=True, exist_ok=True)
+        (settings / extension / f"{plugin}.jupyterlab-settings").write_text(json.dumps(values))
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ, KDLAB_PROFILE="ci", KDLAB_OFFLINE="1",
+               KDLAB_CACHE=str(tmp_path / "kdlab-cache"),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "lab-settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-workspaces"),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+               IPYTHONDIR=str(tmp_path / "ipython"),
+               PATH=os.pathsep.join([str(JUPYTER.parent), os.environ.get("PATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [str(JUPYTER), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               "--port-retries=0", f"--IdentityProvider.token={token}",
+               f"--ServerApp.root_dir={notebooks}"]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log_path = tmp_path / "jupyter-lab.log"
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(command, cwd=notebooks, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+
+    def log_tail() -> str:
+        return log_path.read_text(errors="replace")[-3000:]
+
+    def up() -> bool:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with status {server.returncode}:\n{log_tail()}")
+        try:
+            with LOCAL.open(f"{url}/api/status?token={token}", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_until(up, 120, "JupyterLab to start")
+        yield SimpleNamespace(url=url, token=token, notebooks=notebooks, log=log_tail)
+    finally:
+        try:  # the clean way: the server stops its kernels, then itself
+            request = urllib.request.Request(f"{url}/api/shutdown?token={token}", method="POST")
+            LOCAL.open(request, timeout=10).close()
+            server.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # the group this fixture started
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=15)
+
+
+def test_jupyterlab_runs_chapter_01_and_its_slider_redraws_the_figure(jupyter_lab, page):
+    page.goto(f"{jupyter_lab.url}/lab/tree/01_temperature.ipynb?token={jupyter_lab.token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    notebook.locator(".jp-CodeCell").first.wait_for(timeout=120_000)
+    # The status bar says "Python 3 (ipykernel) | Idle" once the kernel has started.
+    idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"ipykernel\) \| Idle"))
+    kernel_dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+
+    def kernel_idle():
+        if kernel_dialog.is_visible():  # should not appear (autoStartDefaultKernel), but if so
+            kernel_dialog.locator(".jp-mod-accept").click()  # accept the notebook's kernel
+        return idle.count() == 1
+
+    wait_until(kernel_idle, 120, "the kernel to start")
+    shot(page, "jupyterlab-01-opened")
+
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
+    n_code = notebook.locator(".jp-CodeCell").count()
+
+    failed = notebook.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
+
+    def all_ran():
+        if failed.count():  # Run All stops at a failing cell: say which, now
+            pytest.fail(f"a cell of chapter 01 failed in JupyterLab:\n{failed.first.inner_text()}")
+        texts = prompts.all_inner_texts()
+        return len(texts) == n_code and all(re.fullmatch(r"\[\d+\]:", t.strip()) for t in texts)
+
+    try:
+        wait_until(all_ran, 300, "every cell of chapter 01 to run", interval=1)
+        wait_until(kernel_idle, 60, "the kernel to be idle")
+    finally:
+        shot(page, "jupyterlab-01-ran")
+    assert failed.count() == 0, failed.first.inner_text()
+
+    explorer = notebook.locator(".jp-OutputArea-output:has(.widget-hslider)").first
+    slider = explorer.locator(".widget-hslider", has=page.locator(".widget-label",
+                                                                  has_text=re.compile("^T$")))
+    readout = slider.locator(".widget-readout")
+    figure = explorer.locator(".widget-output img").first
+    explorer.scroll_into_view_if_needed()
+    figure.wait_for(timeout=30_000)
+    T_before, src_before = readout.inner_text(), figure.get_attribute("src")
+    assert 0.01 <= float(T_before) < 10
+
+    handle = slider.locator(".noUi-handle")
+    box = handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+
+    wait_until(lambda: readout.inner_text() != T_before, 10, "the slider's readout to change")
+    wait_until(lambda: figure.get_attribute("src") not in (None, src_before), 30,
+               "the kernel to redraw the explorer's figure")
+    assert float(readout.inner_text()) > float(T_before)  # dragged to the right: hotter
+    shot(explorer, "jupyterlab-01-explorer-dragged")
+
+    twin = notebook.locator(".jp-OutputArea-output .animation").first  # runs in JupyterLab too
+    frame = twin.locator("img")
+    src = frame.get_attribute("src")
+    twin.locator('button[title="Next frame"]').click()
+    wait_until(lambda: frame.get_attribute("src") != src, 10, "the twin to show the next frame")
+    # Blocked, as everything remote: the launch badges written in the notebook's markdown, and
+    # nothing else (no output fetches anything, e.g. a web font for the twin's buttons).
+    text = (jupyter_lab.notebooks / "01_temperature.ipynb").read_text()
+    assert [url for url in page.remote if url not in text] == []
+
+
+# --- the website ----------------------------------------------------------------------------------
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request in the test output
+        pass
+
+
+@pytest.fixture(scope="module")
+def site_url(book_site):
+    """The built website served by Python's http.server on 127.0.0.1."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(QuietHandler, directory=str(book_site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# Chapters whose explorer has no kernel-free twin yet. Their twin test is expected to fail
+# (strictly: once the chapter has its twin, the test passes, fails as "XPASS", and the chapter
+# must leave this set).
+TWIN_PENDING: set[str] = set()
+
+
+def open_chapter(page, site_url: str, chapter: str) -> None:
+    """Load a chapter page and wait until its maths is typeset and the network is quiet."""
+    page.goto(f"{site_url}/{chapter}.html", wait_until="load")
+    page.locator("mjx-container").first.wait_for(state="attached", timeout=60_000)
+    page.wait_for_load_state("networkidle")
+
+
+def assert_nothing_went_wrong(page, name: str) -> None:
+    assert page.remote == [], f"{name}: requests to other hosts"
+    assert page.problems == [], f"{name}: " + "\n".join(page.problems)
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_chapter_page_loads_offline_with_maths_figures_and_widgets(site_url, page, chapter):
+    name = Path(chapter).name
+    open_chapter(page, site_url, chapter)
+    assert page.locator("mjx-container").count() > 0, f"{name}: no typeset maths"
+    assert page.locator("mjx-merror").count() == 0, f"{name}: a formula MathJax cannot read"
+
+    images = page.evaluate("""() => [...document.images].map(i => ({
+        src: (i.getAttribute('src') || '').slice(0, 80), complete: i.complete,
+        width: i.naturalWidth}))""")
+    broken = [i["src"] for i in images if i["complete"] and i["width"] == 0]
+    assert broken == [], f"{name}: images that did not load"
+    figures = page.locator(".cell_output img[src$='.png']")
+    assert figures.count() > 0, f"{name}: no figure"
+    figures.first.scroll_into_view_if_needed()
+    assert figures.first.is_visible()
+    assert figures.first.evaluate("i => i.naturalWidth") > 0
+
+    if page.locator('script[type="application/vnd.jupyter.widget-state+json"]').count():
+        # the saved explorer, drawn (frozen); finished progress bars are saved hidden
+        widgets = page.locator(".cell_output .widget-subarea .jupyter-widgets").filter(visible=True)
+        widgets.first.wait_for(timeout=30_000)
+        widgets.first.scroll_into_view_if_needed()
+        shot(page, f"site-{name}-widget")
+    page.locator("mjx-container[display='true']").first.scroll_into_view_if_needed()
+    shot(page, f"site-{name}-maths")
+    assert_nothing_went_wrong(page, name)
+
+
+@pytest.mark.parametrize("chapter", [
+    pytest.param(c, marks=pytest.mark.xfail(
+        strict=True, reason="no kernel-free twin yet: add one with kdlab.static.scrubber"))
+    if c in TWIN_PENDING else c for c in chapters()])
+def test_chapter_twin_answers_its_slider_and_buttons(site_url, page, chapter):
+    name = Path(chapter).name
+    open_chapter(page, site_url, chapter)
+    twins = page.locator(".cell_output .animation")
+    assert twins.count() >= 1, f"{name}: no kernel-free twin (kdlab.static.scrubber)"
+    twin = twins.first
+    frame, slider = twin.locator("img"), twin.locator("input.anim-slider")
+    twin.scroll_into_view_if_needed()
+    last = int(slider.get_attribute("max"))
+    assert last >= 1, f"{name}: the twin has a single frame"
+    assert frame.evaluate("i => i.complete && i.naturalWidth > 0")
+    seen = {frame.get_attribute("src")}
+
+    slider.focus()
+    slider.press("End")  # a person on the keyboard: the slider's last value
+    wait_until(lambda: slider.input_value() == str(last), 5, "the slider to move")
+    assert frame.get_attribute("src") not in seen, f"{name}: the slider did not change the frame"
+    seen.add(frame.get_attribute("src"))
+    twin.locator('button[title="First frame"]').click()
+    assert slider.input_value() == "0"
+    twin.locator('button[title="Next frame"]').click()
+    assert slider.input_value() == "1"
+    assert frame.get_attribute("src") not in seen, f"{name}: the buttons did not change the frame"
+    assert frame.evaluate("i => i.complete && i.naturalWidth > 0")
+    shot(twin, f"site-{name}-twin")
+    assert_nothing_went_wrong(page, name)
