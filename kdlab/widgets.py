@@ -40,6 +40,52 @@ __all__ = [
 ]
 
 
+def _error_html(message: str) -> str:
+    """A widget's status line reporting bad input (in red), never an exception."""
+    return f'<span style="color:#b00020">{html.escape(message)}</span>'
+
+
+def _canvas(figsize, dpi) -> Figure:
+    """A figure with its own Agg canvas, outside pyplot (no global state, no inline display)."""
+    figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+class _PngOutput:
+    """Mixin: render ``self.figure`` to ``self.png`` and show it in ``self.output``."""
+
+    def _publish(self) -> None:
+        self.png = _figure_png(self.figure)
+        _show_png(self.output, self.png)
+
+
+def _rgba_png(canvas) -> bytes:
+    """The pixels of an Agg canvas as PNG bytes (fast compression: widgets redraw often)."""
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png",
+                                                                compress_level=1)
+    return buffer.getvalue()
+
+
+def _figure_png(figure) -> bytes:
+    """Render a matplotlib ``Figure`` (with an Agg canvas) to PNG bytes."""
+    figure.canvas.draw()
+    return _rgba_png(figure.canvas)
+
+
+def _show_png(output, png: bytes) -> None:
+    """Put ``png`` in ``output`` (only inside a running IPython kernel)."""
+    from IPython import get_ipython
+    from IPython.display import Image, display
+
+    if get_ipython() is None:
+        return
+    with output:
+        output.clear_output(wait=True)
+        display(Image(data=png, format="png"))
+
+
 def parse_logits(text: str, n: int | None = None) -> np.ndarray:
     """Parse comma- or space-separated numbers into a float64 array of logits.
 
@@ -141,8 +187,7 @@ class TemperatureExplorer(widgets.VBox):
         self.status = widgets.HTML()
         self.output = widgets.Output()
 
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.ax = self.figure.add_subplot()
         plot_probs(softmax_t(z, self.T), self.class_names, ax=self.ax,
                    title="softmax(z / T): drag the T slider, edit the logits")
@@ -183,7 +228,7 @@ class TemperatureExplorer(widgets.VBox):
                 self.T = T
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self._sync_controls()
@@ -207,11 +252,8 @@ class TemperatureExplorer(widgets.VBox):
         canvas.restore_region(self._background)
         for artist in self._dynamic:
             self.ax.draw_artist(artist)
-        buffer = io.BytesIO()
-        PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png",
-                                                                    compress_level=1)
-        self.png = buffer.getvalue()
-        self._show()
+        self.png = _rgba_png(canvas)  # blitted: no full redraw
+        _show_png(self.output, self.png)
 
     def _cache_background(self):
         """Draw everything but the bars and the label once, and keep the pixels."""
@@ -222,17 +264,6 @@ class TemperatureExplorer(widgets.VBox):
         self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
         for artist in self._dynamic:
             artist.set_visible(True)
-
-    def _show(self):
-        """Put the current PNG in the output area (only inside a running IPython kernel)."""
-        from IPython import get_ipython
-        from IPython.display import Image, display
-
-        if get_ipython() is None:
-            return
-        with self.output:
-            self.output.clear_output(wait=True)
-            display(Image(data=self.png, format="png"))
 
     def _name(self, i: int) -> str:
         return str(i) if self.class_names is None else self.class_names[i]
@@ -311,28 +342,7 @@ def temperature_explorer(logits=None, class_names=None, T=1.0, examples=None):
 # --- chapter 02 ----------------------------------------------------------------------------------
 
 
-def _figure_png(figure) -> bytes:
-    """Render a matplotlib ``Figure`` (with an Agg canvas) to PNG bytes."""
-    buffer = io.BytesIO()
-    figure.canvas.draw()
-    PIL.Image.fromarray(np.asarray(figure.canvas.buffer_rgba())).save(
-        buffer, format="png", compress_level=1)
-    return buffer.getvalue()
-
-
-def _show_png(output, png: bytes) -> None:
-    """Put ``png`` in ``output`` (only inside a running IPython kernel)."""
-    from IPython import get_ipython
-    from IPython.display import Image, display
-
-    if get_ipython() is None:
-        return
-    with output:
-        output.clear_output(wait=True)
-        display(Image(data=png, format="png"))
-
-
-class SoftTargetExplorer(widgets.VBox):
+class SoftTargetExplorer(_PngOutput, widgets.VBox):
     """Pick an image and a temperature; see the image and the teacher's soft targets for it.
 
     Build it with :func:`soft_target_explorer`. :meth:`update` sets the image (``index``, a
@@ -379,8 +389,7 @@ class SoftTargetExplorer(widgets.VBox):
                                              layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.ax_image, self.ax_probs = self.figure.subplots(1, 2, width_ratios=[1, 3.5])
         self.index_slider.observe(self._on_index, names="value")
         self.slider.observe(self._on_T, names="value")
@@ -404,7 +413,7 @@ class SoftTargetExplorer(widgets.VBox):
                 softmax_t(self.logits[0], T)  # validates T
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         if index is not None:
@@ -439,8 +448,7 @@ class SoftTargetExplorer(widgets.VBox):
         order = np.argsort(-self.probs)
         self.status.value = "most probable: " + ", ".join(
             f"{html.escape(self._name(k))} {self.probs[k]:.3f}" for k in order[:3])
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_index(self, change):
         if not self._syncing:
@@ -487,7 +495,7 @@ def soft_target_explorer(images, logits, image_shape, class_names=None, labels=N
                               labels=labels, T=T, index=index)
 
 
-class AlphaTemperatureExplorer(widgets.VBox):
+class AlphaTemperatureExplorer(_PngOutput, widgets.VBox):
     """Sliders over a precomputed (alpha, T) grid of distilled students' errors: a look-up.
 
     Nothing is trained in a callback: the grid is computed once, up front (e.g. by
@@ -519,8 +527,7 @@ class AlphaTemperatureExplorer(widgets.VBox):
             layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.ax = self.figure.add_subplot()
         self.alpha_slider.observe(self._on_change, names="value")
         self.T_slider.observe(self._on_change, names="value")
@@ -535,7 +542,7 @@ class AlphaTemperatureExplorer(widgets.VBox):
             j = self.cell[1] if T is None else self._find(T, self.temperatures, "T")
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self.cell = (i, j)
@@ -570,8 +577,7 @@ class AlphaTemperatureExplorer(widgets.VBox):
         refs = "".join(f"; {html.escape(str(k))}: {v:g}" for k, v in self.reference.items())
         self.status.value = (f"α = {self.alphas[i]:g}, T = {self.temperatures[j]:g}: "
                              f"<b>{self.value:g}</b> test errors{refs}")
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_change(self, _change):
         if not self._syncing:
@@ -608,7 +614,7 @@ def alpha_temperature_explorer(errors, alphas, temperatures, reference=None):
 # --- chapter 03 ----------------------------------------------------------------------------------
 
 
-class ClusterExplorer(widgets.VBox):
+class ClusterExplorer(_PngOutput, widgets.VBox):
     """Pick a matrix (data set), a number of clusters K and a method; see the clustered heat map.
 
     Build it with :func:`cluster_explorer`. Each choice re-runs :func:`kdlab.cluster_classes`
@@ -650,8 +656,7 @@ class ClusterExplorer(widgets.VBox):
                                             description="method")
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.dataset, self.n_clusters, self.method = first, 1, self.methods[0]
         for control in (self.dataset_menu, self.k_slider, self.method_menu):
             control.observe(self._on_change, names="value")
@@ -681,7 +686,7 @@ class ClusterExplorer(widgets.VBox):
             groups = cluster_classes(matrix, k, method=method)
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self.dataset, self.n_clusters, self.method, self.groups = dataset, int(k), method, groups
@@ -707,8 +712,7 @@ class ClusterExplorer(widgets.VBox):
         items = "".join(f"<li>{html.escape(', '.join(names[c] for c in g))}</li>"
                         for g in self.groups)
         self.status.value = f"{len(self.groups)} clusters:<ol>{items}</ol>"
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_change(self, _change):
         if not self._syncing:
@@ -750,7 +754,7 @@ def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
 # --- chapter 04 ----------------------------------------------------------------------------------
 
 
-class SpecialistExplorer(widgets.VBox):
+class SpecialistExplorer(_PngOutput, widgets.VBox):
     """Pick a specialist and see its confusion matrix within its subset (plus "other").
 
     Build it with :func:`specialist_explorer`. The confusion matrices, with and without the
@@ -786,8 +790,7 @@ class SpecialistExplorer(widgets.VBox):
         self.toggle = widgets.Checkbox(value=True, description="log-oversampling correction")
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.index, self.corrected = 0, True
         self.menu.observe(self._on_change, names="value")
         self.toggle.observe(self._on_change, names="value")
@@ -810,7 +813,7 @@ class SpecialistExplorer(widgets.VBox):
                 raise ValueError(f"corrected must be True or False, got {corrected!r}")
         except ValueError as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self.index = self.index if index is None else int(index)
@@ -843,8 +846,7 @@ class SpecialistExplorer(widgets.VBox):
         true = m[k].sum() / max(int(m.sum()), 1)
         self.status.value = (f"right on {within:.1%} of its classes' images; says dustbin on "
                              f"{said:.1%} of all images (true rate of other classes: {true:.1%})")
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_change(self, _change):
         if not self._syncing:
@@ -915,7 +917,7 @@ def expand_specialist(probs, subset, q) -> np.ndarray:
     return out
 
 
-class InferenceExplorer(widgets.VBox):
+class InferenceExplorer(_PngOutput, widgets.VBox):
     """Pick a test example; see the generalist's, each active specialist's and the combined bars.
 
     Build it with :func:`inference_explorer`. Everything is computed up front (``q`` from
@@ -954,8 +956,7 @@ class InferenceExplorer(widgets.VBox):
                                         layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.index = 0
         self.slider.observe(self._on_change, names="value")
         super().__init__(children=[self.slider, self.status, self.output])
@@ -967,7 +968,7 @@ class InferenceExplorer(widgets.VBox):
                                   or not isinstance(index, (int, np.integer))
                                   or not 0 <= index < len(self.p_general)):
             self.error = f"index must be an int in [0, {len(self.p_general)}), got {index!r}"
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self.index = self.index if index is None else int(index)
@@ -1006,8 +1007,7 @@ class InferenceExplorer(widgets.VBox):
         if truth is not None:
             said += f"; true class {name(truth)}"
         self.status.value = html.escape(said)
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_change(self, _change):
         if not self._syncing:
@@ -1051,7 +1051,7 @@ def inference_explorer(p_general, specialists, q, class_names=None, labels=None)
 # --- chapter 06 ----------------------------------------------------------------------------------
 
 
-class SoftKMeansExplorer(widgets.VBox):
+class SoftKMeansExplorer(_PngOutput, widgets.VBox):
     """A temperature slider over soft K-means assignments of 2-d points to fixed centres.
 
     Each point is coloured by its responsibilities ``softmax(−‖x − μ‖² / T)`` mixed over the
@@ -1078,8 +1078,7 @@ class SoftKMeansExplorer(widgets.VBox):
                                              layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML()
         self.output = widgets.Output()
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
+        self.figure = _canvas(figsize, dpi)
         self.T = 1.0
         self.slider.observe(self._on_change, names="value")
         super().__init__(children=[self.slider, self.status, self.output])
@@ -1098,7 +1097,7 @@ class SoftKMeansExplorer(widgets.VBox):
                 r = self._assign(self.X, self.centers, self.T)
         except ValueError as err:
             self.error = str(err)
-            self.status.value = f'<span style="color:#b00020">{html.escape(self.error)}</span>'
+            self.status.value = _error_html(self.error)
             return self
         self.error = ""
         self.T = self.T if T is None else float(T)
@@ -1127,8 +1126,7 @@ class SoftKMeansExplorer(widgets.VBox):
         ax.set(title=f"soft assignments at T = {self.T:.3g}", xlabel="x₁", ylabel="x₂")
         self.status.value = (f"mean entropy of the assignments: <b>{self.entropy_value:.3f}</b> "
                              f"nats (0: hard K-means; log {k} = {math.log(k):.3f}: uniform)")
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
+        self._publish()
 
     def _on_change(self, _change):
         if not self._syncing:
