@@ -3,10 +3,11 @@
 One concept per module; each public function names the notebook that explains it.
 """
 
-from kdlab.clustering import OnlineKMeans, cluster_classes, confusion_affinity
+from kdlab.clustering import OnlineKMeans, cluster_classes, confusable_groups, confusion_affinity
 from kdlab.covariance import (
     CovarianceAccumulator,
     correlation_from_covariance,
+    prediction_correlation,
     prediction_covariance,
 )
 from kdlab.data import DataNotFoundError, Dataset, load_dataset
@@ -32,8 +33,10 @@ __all__ = [
     "MLP",
     "CovarianceAccumulator",
     "correlation_from_covariance",
+    "prediction_correlation",
     "OnlineKMeans",
     "cluster_classes",
+    "confusable_groups",
     "confusion_affinity",
     "gibbs_probabilities",
     "active_specialists",

@@ -29,7 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["OnlineKMeans", "cluster_classes", "confusion_affinity", "METHODS"]
+__all__ = ["OnlineKMeans", "cluster_classes", "confusable_groups", "confusion_affinity", "METHODS"]
 
 METHODS = ("online-kmeans", "kmeans", "spectral", "agglomerative")
 
@@ -496,3 +496,21 @@ def confusion_affinity(y_true, y_pred, n_classes: int) -> np.ndarray:
     totals = counts.sum(1, keepdims=True)
     rows = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
     return (rows + rows.T) / 2
+
+
+def confusable_groups(matrix, n_clusters: int, min_size: int = 2, **kwargs) -> list[np.ndarray]:
+    """The groups of :func:`cluster_classes` that a specialist can take: ``min_size`` classes or
+    more, and not every class (a specialist needs a dustbin). See notebooks 04 and 05.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cov = np.array([[2.0, 1.8, -1.0], [1.8, 2.0, -1.0], [-1.0, -1.0, 2.0]])
+    >>> [g.tolist() for g in confusable_groups(cov, 2)]
+    [[0, 1]]
+    """
+    if isinstance(min_size, bool) or not isinstance(min_size, numbers.Integral) or min_size < 1:
+        raise ValueError(f"min_size must be a positive integer, got {min_size!r}")
+    n_classes = _check_square(matrix, "matrix").shape[0]
+    return [g for g in cluster_classes(matrix, n_clusters, **kwargs)
+            if min_size <= len(g) < n_classes]

@@ -19,7 +19,8 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["CovarianceAccumulator", "correlation_from_covariance", "prediction_covariance"]
+__all__ = ["CovarianceAccumulator", "correlation_from_covariance", "prediction_correlation",
+           "prediction_covariance"]
 
 _CHUNK = 8192  # rows converted to float64 at a time: bounds the extra memory of one update
 
@@ -263,3 +264,20 @@ def correlation_from_covariance(cov) -> np.ndarray:
     corr = np.divide(m, outer, out=np.zeros_like(m), where=outer > 0)
     np.fill_diagonal(corr, 1.0)
     return np.clip(corr, -1.0, 1.0)
+
+
+def prediction_correlation(probs) -> np.ndarray:
+    """The C×C correlation of predicted class probabilities: what notebooks 03–06 cluster.
+
+    ``correlation_from_covariance(prediction_covariance(probs))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> probs = np.random.default_rng(0).dirichlet(np.ones(3), size=200)
+    >>> np.allclose(prediction_correlation(probs), np.corrcoef(probs, rowvar=False))
+    True
+
+    See notebook 03.
+    """
+    return correlation_from_covariance(prediction_covariance(probs))

@@ -30,7 +30,7 @@ import torch
 
 from kdlab._paths import repo_data_dir
 from kdlab.clustering import cluster_classes
-from kdlab.covariance import correlation_from_covariance, prediction_covariance
+from kdlab.covariance import prediction_correlation
 from kdlab.data import (
     DATASETS,
     DataNotFoundError,
@@ -202,8 +202,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     # 4 · covariance clustering of the generalist's predictions (chapter 03)
     key, t0 = step("clustering", f"covariance clustering, K = {N_CLUSTERS}")
     generalist = student  # the notebooks' generalist: the same network, data and recipe
-    corr = correlation_from_covariance(prediction_covariance(predict_proba(generalist,
-                                                                           train.X)))
+    corr = prediction_correlation(predict_proba(generalist, train.X))
     clusters = cluster_classes(corr, N_CLUSTERS)
     subsets = [g for g in clusters if len(g) > 1]
     out["experiments"][key] = {

@@ -12,7 +12,13 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import check_estimator
 
-from kdlab.clustering import METHODS, OnlineKMeans, cluster_classes, confusion_affinity
+from kdlab.clustering import (
+    METHODS,
+    OnlineKMeans,
+    cluster_classes,
+    confusable_groups,
+    confusion_affinity,
+)
 
 
 def test_check_estimator():
@@ -232,3 +238,17 @@ def test_more_restarts_never_give_a_worse_inertia():
 def test_cluster_classes_rejects_a_bad_n_init(n_init):
     with pytest.raises(ValueError, match="n_init"):
         cluster_classes(np.eye(3), 2, n_init=n_init)
+
+
+def test_confusable_groups_drops_singletons_and_the_group_of_every_class():
+    cov = np.array([[2.0, 1.8, -1.0, -1.0], [1.8, 2.0, -1.0, -1.0],
+                    [-1.0, -1.0, 2.0, 0.0], [-1.0, -1.0, 0.0, 2.0]])
+    every = cluster_classes(cov, 3)
+    assert [g.tolist() for g in confusable_groups(cov, 3)] == \
+        [g.tolist() for g in every if len(g) >= 2]
+    assert confusable_groups(cov, 1) == []  # one group of every class: no dustbin left
+    assert [g.tolist() for g in confusable_groups(cov, 3, min_size=1)] == \
+        [g.tolist() for g in every]
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="min_size"):
+            confusable_groups(cov, 2, min_size=bad)

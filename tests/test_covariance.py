@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from kdlab.covariance import (
     CovarianceAccumulator,
     correlation_from_covariance,
+    prediction_correlation,
     prediction_covariance,
 )
 
@@ -187,3 +188,10 @@ def test_correlation_accepts_a_torch_covariance():
 def test_correlation_rejects_bad_input(bad, match):
     with pytest.raises(ValueError, match=match):
         correlation_from_covariance(bad)
+
+
+def test_prediction_correlation_is_numpys_corrcoef_of_the_predictions():
+    probs = np.random.default_rng(5).dirichlet(np.full(5, 0.4), size=300)
+    assert np.allclose(prediction_correlation(probs), np.corrcoef(probs, rowvar=False))
+    assert np.allclose(prediction_correlation(torch.tensor(probs)),
+                       np.corrcoef(probs, rowvar=False))
