@@ -45,6 +45,51 @@ def _error_html(message: str) -> str:
     return f'<span style="color:#b00020">{html.escape(message)}</span>'
 
 
+class _LogSliderEchoes:
+    """Tells a ``FloatLogSlider``'s echoes from the browser apart from a person's moves.
+
+    ipywidgets 8's ``FloatLogSliderView`` snaps every value Python gives the slider to its grid
+    of ``step`` in log space and, when that changes it, sends the grid value back: T = 5 returns
+    as 10**0.70 = 5.012, and late: after a cell that sets T = 0.1, 5 and 1 in turn, the kernel
+    reads 5.012 only once the cell has finished, as if someone had dragged the slider (chapter
+    01's explorer showed T = 5.01 after its self-check). An incoming value is an echo when it is
+    the grid point of the current T, or of a value Python set since the person last moved it.
+    """
+
+    def __init__(self, slider):
+        self.slider = slider
+        self.pending: list[float] = []
+
+    def grid(self, value: float) -> float:
+        """Where the browser puts ``value``: base ** (min + k * step), clipped to the range."""
+        s = self.slider
+        position = min(max(math.log(value, s.base), s.min), s.max)
+        return s.base ** min(max(s.min + round((position - s.min) / s.step) * s.step, s.min),
+                             s.max)
+
+    def set(self, value: float) -> None:
+        """Move the slider from Python (the caller guards its own observer)."""
+        if self.slider.value != value:
+            snapped = self.grid(value)
+            if not math.isclose(snapped, value, rel_tol=1e-12):  # off the grid: an echo comes
+                self.pending = [*self.pending[-15:], snapped]
+            self.slider.value = value
+
+    def is_echo(self, value: float, current: float) -> bool:
+        """Whether ``value``, just received, is an echo; a late one puts ``current`` back.
+
+        The kernel's value is what every view shows (ipywidgets sends it back to them), so a
+        late echo that landed elsewhere on the grid is replaced by ``current`` at once.
+        """
+        if value > 0 and any(math.isclose(value, v, rel_tol=1e-9)
+                             for v in (*self.pending, current, self.grid(current))):
+            if not math.isclose(self.grid(value), self.grid(current), rel_tol=1e-9):
+                self.slider.value = current  # its own echo, if any, is the current grid point
+            return True
+        self.pending = []  # a person moved it: every earlier echo arrived before this value
+        return False
+
+
 def _canvas(figsize, dpi) -> Figure:
     """A figure with its own Agg canvas, outside pyplot (no global state, no inline display)."""
     figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
@@ -176,6 +221,7 @@ class TemperatureExplorer(widgets.VBox):
             value=self.T, base=10, min=-2, max=2, step=0.01, description="T",
             readout_format=".3g", continuous_update=True,
             layout=widgets.Layout(width="420px"))
+        self._echoes = _LogSliderEchoes(self.slider)
         self.logits_text = widgets.Text(
             value=_format_logits(z), description="logits", continuous_update=False,
             layout=widgets.Layout(width="620px"))
@@ -245,7 +291,8 @@ class TemperatureExplorer(widgets.VBox):
             bar.set_color("C3" if i == top else "C0")
         n = len(self.probs)
         self.label.set_text(f"T = {self.T:.3g}\nH = {self.entropy_value:.3f} nats")
-        self.status.value = (f"entropy H = <b>{self.entropy_value:.3f}</b> nats &nbsp; "
+        self.status.value = (f"T = <b>{self.T:.4g}</b>, entropy H = "
+                             f"<b>{self.entropy_value:.3f}</b> nats &nbsp; "
                              f"(one-hot: 0, uniform: log {n} = {math.log(n):.3f}); "
                              f"largest p = {self.probs[top]:.3f} ({self._name(top)})")
         canvas = self.figure.canvas
@@ -272,8 +319,7 @@ class TemperatureExplorer(widgets.VBox):
         """Show the current state in the controls without triggering another update."""
         self._syncing = True
         try:
-            if self.slider.value != self.T:
-                self.slider.value = self.T
+            self._echoes.set(self.T)
             text = _format_logits(self.logits)
             try:
                 same = np.allclose(parse_logits(self.logits_text.value), self.logits, atol=5e-3)
@@ -287,7 +333,7 @@ class TemperatureExplorer(widgets.VBox):
     # --- observers -----------------------------------------------------------------------------
 
     def _on_slider(self, change):
-        if not self._syncing:
+        if not self._syncing and not self._echoes.is_echo(change["new"], self.T):
             self.update(T=change["new"])
 
     def _on_text(self, change):
@@ -387,6 +433,7 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
         self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=2, step=0.01,
                                              description="T", readout_format=".3g",
                                              layout=widgets.Layout(width="420px"))
+        self._echoes = _LogSliderEchoes(self.slider)
         self.status = widgets.HTML()
         self.output = widgets.Output()
         self.figure = _canvas(figsize, dpi)
@@ -423,7 +470,7 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
         self._syncing = True
         try:
             self.index_slider.value = self.index
-            self.slider.value = self.T
+            self._echoes.set(self.T)
         finally:
             self._syncing = False
         self.probs = softmax_t(self.logits[self.index], self.T)
@@ -455,7 +502,7 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
             self.update(index=change["new"])
 
     def _on_T(self, change):
-        if not self._syncing:
+        if not self._syncing and not self._echoes.is_echo(change["new"], self.T):
             self.update(T=change["new"])
 
 
@@ -1076,6 +1123,7 @@ class SoftKMeansExplorer(_PngOutput, widgets.VBox):
         self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.02,
                                              description="T", readout_format=".3g",
                                              layout=widgets.Layout(width="420px"))
+        self._echoes = _LogSliderEchoes(self.slider)
         self.status = widgets.HTML()
         self.output = widgets.Output()
         self.figure = _canvas(figsize, dpi)
@@ -1105,7 +1153,7 @@ class SoftKMeansExplorer(_PngOutput, widgets.VBox):
         self.entropy_value = float(entropy(r).mean())
         self._syncing = True
         try:
-            self.slider.value = self.T
+            self._echoes.set(self.T)
         finally:
             self._syncing = False
         self._draw()
@@ -1129,7 +1177,7 @@ class SoftKMeansExplorer(_PngOutput, widgets.VBox):
         self._publish()
 
     def _on_change(self, _change):
-        if not self._syncing:
+        if not self._syncing and not self._echoes.is_echo(self.slider.value, self.T):
             self.update(self.slider.value)
 
 
