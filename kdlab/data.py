@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.request
 import zlib
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kdlab._paths import env_data_dir, repo_data_dir
+from kdlab._paths import atomic_path, env_data_dir, repo_data_dir
 
 SYSTEM_DIR = Path("/usr/share/datasets")
 SPLITS = ("train", "test")
@@ -206,17 +205,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
 
 def _atomic_write(path: Path, payload: bytes) -> None:
     """Write ``payload`` to ``path`` via a temporary file and a rename: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(payload)
 
 
 # --- the search path --------------------------------------------------------------------------

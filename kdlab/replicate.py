@@ -21,14 +21,13 @@ import math
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from kdlab._paths import repo_data_dir
+from kdlab._paths import atomic_path, repo_data_dir
 from kdlab.clustering import cluster_classes
 from kdlab.covariance import prediction_correlation
 from kdlab.data import (
@@ -385,14 +384,8 @@ def render_markdown(results: dict) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_results(results: dict, out_dir) -> tuple[Path, Path]:
