@@ -213,7 +213,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     done(key, t0, " | ".join(", ".join(names[c] for c in g) for g in subsets))
 
     # 5 · dustbin specialists, one per group (chapter 04)
-    key, t0 = step("specialists", f"{len(subsets)} dustbin specialists")
+    key, t0 = step("specialists", f"{_count(len(subsets), 'dustbin specialist')}")
     spec_epochs = max(1, p.epochs // 2)
     specialists = train_specialists(generalist, train.X, train.y, subsets, epochs=spec_epochs,
                                     n_jobs=2, progress=False, **opts)
@@ -256,6 +256,11 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     out["total_seconds"] = round(time.perf_counter() - start_all, 3)
     out["targets"] = check_targets(out)
     return out
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 specialist"``, ``"4 specialists"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _fraction(num: float, den: float) -> float:
@@ -366,8 +371,8 @@ def render_markdown(results: dict) -> str:
         f"Covariance clustering (K = {cl['n_clusters']}, groups of at least "
         f"{cl['min_group_size']} classes): "
         + ("; ".join(", ".join(g) for g in cl["groups"]) or "no group") + ".",
-        f"{e['specialists']['n_specialists']} specialists, {e['specialists']['epochs']} epochs "
-        "each.", "",
+        f"{_count(e['specialists']['n_specialists'], 'specialist')}, "
+        f"{e['specialists']['epochs']} epochs each.", "",
         "## Targets", "",
         "| target | ours | verdict |", "|---|---:|---|"]
     for t in r["targets"]:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import kdlab.data
+import kdlab.replicate
 from kdlab.data import fraction_subset, load_dataset
 from kdlab.experiments import PAPER_MNIST, PAPER_SPEECH
 from kdlab.replicate import check_targets, main
@@ -142,6 +143,14 @@ def test_target_verdicts_and_markdown_table(replicated):
     for k in ("hard_3pct", "soft_3pct", "full"):
         assert f"| {PAPER_SPEECH[k]:.1%} |" in md
     assert f"{PAPER_MNIST['omitted_on_class']} / {PAPER_MNIST['n_class_test']}" in md
+    n_spec = r["experiments"]["specialists"]["n_specialists"]
+    assert f"\n{n_spec} specialist{'' if n_spec == 1 else 's'}, " in md
+
+
+@pytest.mark.parametrize("n, expected", [(0, "0 specialists"), (1, "1 specialist"),
+                                         (4, "4 specialists")])
+def test_counts_are_pluralised(n, expected):
+    assert kdlab.replicate._count(n, "specialist") == expected
 
 
 def _fake(dataset, gap=None, per_10000=None):
