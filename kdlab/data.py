@@ -282,19 +282,11 @@ def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0)
             fname = f"{stem}.gz"
             errors = []
             for base in source.urls:
-                try:
-                    with urllib.request.urlopen(base + fname, timeout=timeout) as response:
-                        payload = response.read()
-                except OSError as exc:
-                    errors.append(f"{base + fname}: {exc}")
-                    continue
-                digest = hashlib.md5(payload).hexdigest()
-                if digest != source.md5[fname]:
-                    errors.append(f"{base + fname}: checksum mismatch (md5 {digest}, "
-                                  f"expected {source.md5[fname]})")
-                    continue
-                target = dest / fname
-                break
+                payload = _download(base + fname, timeout, errors)
+                if payload is not None and _checked(base + fname, "md5", _md5(payload),
+                                                    source.md5[fname], errors):
+                    target = dest / fname
+                    break
             else:
                 payload = _from_archives(source.archives, stem, tarballs, errors, timeout)
                 if payload is None:
@@ -316,16 +308,11 @@ def _from_archives(archives, stem: str, tarballs: dict, errors: list, timeout: f
 
     for archive in archives:
         if archive.url not in tarballs:
-            try:
-                with urllib.request.urlopen(archive.url, timeout=timeout) as response:
-                    packed = response.read()
-            except OSError as exc:
-                errors.append(f"{archive.url}: {exc}")
+            packed = _download(archive.url, timeout, errors)
+            if packed is None:
                 continue
-            digest = base64.b64encode(hashlib.sha512(packed).digest()).decode()
-            if digest != archive.sha512:
-                errors.append(f"{archive.url}: checksum mismatch (sha512 {digest}, expected "
-                              f"{archive.sha512})")
+            integrity = base64.b64encode(hashlib.sha512(packed).digest()).decode()  # as npm's
+            if not _checked(archive.url, "sha512", integrity, archive.sha512, errors):
                 continue
             tarballs[archive.url] = packed
         try:
@@ -336,13 +323,31 @@ def _from_archives(archives, stem: str, tarballs: dict, errors: list, timeout: f
             errors.append(f"{archive.url}: no readable {archive.members.get(stem, stem)!r} "
                           f"({exc})")
             continue
-        digest = hashlib.md5(payload).hexdigest()
-        if digest != archive.md5[stem]:
-            errors.append(f"{archive.url}: {archive.members[stem]}: checksum mismatch (md5 "
-                          f"{digest}, expected {archive.md5[stem]})")
-            continue
-        return payload
+        if _checked(f"{archive.url}: {archive.members[stem]}", "md5", _md5(payload),
+                    archive.md5[stem], errors):
+            return payload
     return None
+
+
+def _download(url: str, timeout: float, errors: list) -> bytes | None:
+    """The bytes at ``url``, or None with the reason appended to ``errors``."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except OSError as exc:
+        errors.append(f"{url}: {exc}")
+        return None
+
+
+def _md5(payload: bytes) -> str:
+    return hashlib.md5(payload).hexdigest()
+
+
+def _checked(what: str, kind: str, digest: str, expected: str, errors: list) -> bool:
+    """Whether ``digest`` is ``expected``; if not, the mismatch is appended to ``errors``."""
+    if digest != expected:
+        errors.append(f"{what}: checksum mismatch ({kind} {digest}, expected {expected})")
+    return digest == expected
 
 
 # --- loading ----------------------------------------------------------------------------------
