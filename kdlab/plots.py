@@ -45,6 +45,21 @@ def _names(class_names, n: int, arg: str = "class_names", what: str = "classes")
     return names
 
 
+def _heatmap(ax, m: np.ndarray, label: str, fmt: str | None = None, fontsize="x-small",
+             **imshow):
+    """``m`` as an image with a colour bar labelled ``label``; with ``fmt``, each cell's value
+    written on it in black or white, whichever reads better on that cell's own colour."""
+    image = ax.imshow(m, **imshow)
+    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    if fmt is not None:
+        for (i, j), value in np.ndenumerate(m):
+            r, g, b, _ = image.cmap(image.norm(value))
+            light = 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5  # relative luminance
+            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize=fontsize,
+                    color="black" if light else "white")
+    return image
+
+
 def _matrix(values, name: str) -> np.ndarray:
     """``values`` as a finite float array with one or two axes."""
     arr = np.asarray(values, dtype=float)
@@ -318,18 +333,12 @@ def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="valu
         raise ValueError(f"matrix must be square (C, C), got shape {m.shape}")
     names = _names(class_names, m.shape[0])
     ax = _new_axes(ax, (0.55 * len(names) + 2.5, 0.5 * len(names) + 1.5))
-    image = ax.imshow(m, cmap=cmap)
-    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    _heatmap(ax, m, label, fmt, cmap=cmap)
     ticks = np.arange(len(names))
     ax.set_xticks(ticks, names, rotation=45, ha="right")
     ax.set_yticks(ticks, names)
     ax.set_xlabel("class")
     ax.set_ylabel("true class")
-    if fmt is not None:
-        middle = (np.nanmin(m) + np.nanmax(m)) / 2
-        for (i, j), value in np.ndenumerate(m):
-            ax.text(j, i, format(value, fmt), ha="center", va="center", fontsize="x-small",
-                    color="white" if value > middle else "black")
     if title is not None:
         ax.set_title(title)
     return ax
@@ -431,16 +440,11 @@ def plot_alpha_temperature_grid(errors, alphas, temperatures, ax=None, title=Non
         raise ValueError(f"errors must have shape (len(alphas), len(temperatures)) = "
                          f"{(a.size, t.size)}, got {m.shape}")
     ax = _new_axes(ax, (0.8 * t.size + 2.5, 0.6 * a.size + 1.5))
-    image = ax.imshow(m, cmap="viridis_r", aspect="auto")
-    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    _heatmap(ax, m, label, "g", fontsize="small", cmap="viridis_r", aspect="auto")
     ax.set_xticks(np.arange(t.size), [f"{v:g}" for v in t])
     ax.set_yticks(np.arange(a.size), [f"{v:g}" for v in a])
     ax.set_xlabel("temperature T")
     ax.set_ylabel("α (weight of the soft loss)")
-    middle = (m.min() + m.max()) / 2
-    for (i, j), value in np.ndenumerate(m):  # viridis_r: low values light, high values dark
-        ax.text(j, i, f"{value:g}", ha="center", va="center", fontsize="small",
-                color="black" if value <= middle else "white")
     if highlight is not None:
         try:
             i, j = (int(k) for k in highlight)
@@ -583,8 +587,7 @@ def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
     names = _names(class_names, m.shape[0])
     ax = _new_axes(ax, (0.45 * len(names) + 2.5, 0.4 * len(names) + 1.5))
     vmax = float(np.abs(m).max()) or 1.0
-    image = ax.imshow(m[np.ix_(order, order)], cmap=cmap, vmin=-vmax, vmax=vmax)
-    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
+    _heatmap(ax, m[np.ix_(order, order)], label, cmap=cmap, vmin=-vmax, vmax=vmax)
     ticks = np.arange(len(order))
     if len(order) <= 40:
         ax.set_xticks(ticks, [names[k] for k in order], rotation=45, ha="right")

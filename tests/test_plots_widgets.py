@@ -143,6 +143,24 @@ def test_plot_class_matrix(ax):
         plot_class_matrix(np.zeros((2, 3)), ax=ax)
 
 
+@pytest.mark.parametrize("cmap", ["Blues", "viridis", "Greys_r"])
+def test_plot_class_matrix_text_is_readable_on_its_cell(ax, cmap):
+    from matplotlib.colors import to_rgb
+
+    def luminance(colour):
+        r, g, b = to_rgb(colour)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    m = np.linspace(0, 1, 16).reshape(4, 4)
+    plot_class_matrix(m, ax=ax, cmap=cmap)
+    image = ax.images[0]
+    colours = set()
+    for text, value in zip(ax.texts, m.ravel(), strict=True):
+        assert abs(luminance(image.cmap(image.norm(value))) - luminance(text.get_color())) > 0.4
+        colours.add(text.get_color())
+    assert colours == {"black", "white"}
+
+
 def test_importing_plots_and_widgets_leaves_matplotlib_alone():
     code = (  # read the raw values: rcParams["backend"] would itself import pyplot
         "import sys, matplotlib\n"
