@@ -6,6 +6,7 @@ images in an ``ipywidgets.Output``, so they work in any Jupyter front end and ba
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import math
@@ -88,6 +89,16 @@ class _LogSliderEchoes:
             return True
         self.pending = []  # a person moved it: every earlier echo arrived before this value
         return False
+
+
+@contextlib.contextmanager
+def _quiet(explorer):
+    """Set an explorer's controls from Python without its observers updating it once more."""
+    explorer._syncing = True
+    try:
+        yield
+    finally:
+        explorer._syncing = False
 
 
 def _canvas(figsize, dpi) -> Figure:
@@ -317,8 +328,7 @@ class TemperatureExplorer(widgets.VBox):
 
     def _sync_controls(self):
         """Show the current state in the controls without triggering another update."""
-        self._syncing = True
-        try:
+        with _quiet(self):
             self._echoes.set(self.T)
             text = _format_logits(self.logits)
             try:
@@ -327,8 +337,6 @@ class TemperatureExplorer(widgets.VBox):
                 same = False
             if not same:
                 self.logits_text.value = text
-        finally:
-            self._syncing = False
 
     # --- observers -----------------------------------------------------------------------------
 
@@ -343,11 +351,8 @@ class TemperatureExplorer(widgets.VBox):
         chosen = self.dropdown.value
         if not self.error and chosen is not None and not np.allclose(
                 self.examples[chosen], self.logits, atol=5e-3):
-            self._syncing = True  # typed logits are no longer the chosen example
-            try:
+            with _quiet(self):  # typed logits are no longer the chosen example
                 self.dropdown.index = None
-            finally:
-                self._syncing = False
 
     def _on_dropdown(self, change):
         if not self._syncing and change["new"] in self.examples:
@@ -467,12 +472,9 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
             self.index = int(index)
         if T is not None:
             self.T = T
-        self._syncing = True
-        try:
+        with _quiet(self):
             self.index_slider.value = self.index
             self._echoes.set(self.T)
-        finally:
-            self._syncing = False
         self.probs = softmax_t(self.logits[self.index], self.T)
         self.entropy_value = float(entropy(self.probs))
         self._draw()
@@ -594,12 +596,9 @@ class AlphaTemperatureExplorer(_PngOutput, widgets.VBox):
         self.error = ""
         self.cell = (i, j)
         self.value = self.errors[i, j]
-        self._syncing = True
-        try:
+        with _quiet(self):
             self.alpha_slider.value = self.alphas[i]
             self.T_slider.value = self.temperatures[j]
-        finally:
-            self._syncing = False
         self._draw()
         return self
 
@@ -737,14 +736,11 @@ class ClusterExplorer(_PngOutput, widgets.VBox):
             return self
         self.error = ""
         self.dataset, self.n_clusters, self.method, self.groups = dataset, int(k), method, groups
-        self._syncing = True
-        try:
+        with _quiet(self):
             self.dataset_menu.value = dataset
             self.k_slider.max = len(matrix)
             self.k_slider.value = self.n_clusters
             self.method_menu.value = method
-        finally:
-            self._syncing = False
         self._draw()
         return self
 
@@ -866,11 +862,8 @@ class SpecialistExplorer(_PngOutput, widgets.VBox):
         self.index = self.index if index is None else int(index)
         self.corrected = self.corrected if corrected is None else bool(corrected)
         self.matrix = self.confusions[(self.index, self.corrected)]
-        self._syncing = True
-        try:
+        with _quiet(self):
             self.menu.value, self.toggle.value = self.index, self.corrected
-        finally:
-            self._syncing = False
         self._draw()
         return self
 
@@ -1028,11 +1021,8 @@ class InferenceExplorer(_PngOutput, widgets.VBox):
         rows.append(self.q[i])
         names.append("combined q")
         self.rows, self.row_names = np.array(rows), names
-        self._syncing = True
-        try:
+        with _quiet(self):
             self.slider.value = i
-        finally:
-            self._syncing = False
         self._draw()
         return self
 
@@ -1151,11 +1141,8 @@ class SoftKMeansExplorer(_PngOutput, widgets.VBox):
         self.T = self.T if T is None else float(T)
         self.responsibilities = r
         self.entropy_value = float(entropy(r).mean())
-        self._syncing = True
-        try:
+        with _quiet(self):
             self._echoes.set(self.T)
-        finally:
-            self._syncing = False
         self._draw()
         return self
 
