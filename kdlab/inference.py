@@ -92,18 +92,23 @@ _COND = 1e-14  # ... and floored at this fraction of its column's squared norm
 # --- input checks ---------------------------------------------------------------------------
 
 
+def _array(x, name: str, what: str) -> np.ndarray:
+    """``np.asarray(x)``, or a ValueError saying ``name`` must be an array of ``what``."""
+    if x is None or isinstance(x, str | bytes):
+        raise ValueError(f"{name} must be an array of {what}, got {type(x).__name__}")
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be an array of {what}: {err}") from None
+
+
 def _numbers(x, name: str) -> np.ndarray:
     """``x`` (array-like or tensor, possibly on a GPU) as a new float64 numpy array."""
     if isinstance(x, torch.Tensor):
         if x.dtype == torch.bool or x.is_complex():
             raise ValueError(f"{name} must hold real numbers, got a tensor of dtype {x.dtype}")
         return x.detach().to("cpu", torch.float64, copy=True).numpy()
-    if x is None or isinstance(x, str | bytes):
-        raise ValueError(f"{name} must be an array of numbers, got {type(x).__name__}")
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of numbers: {err}") from None
+    arr = _array(x, name, "numbers")
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.number) \
             or np.iscomplexobj(arr):
         raise ValueError(f"{name} must hold real numbers, got an array of dtype {arr.dtype}")
@@ -138,12 +143,7 @@ def _subset(subset, n_classes: int, name: str) -> np.ndarray:
     """A specialist's class ids: 1-d, integer, distinct, in range, not every class."""
     if isinstance(subset, torch.Tensor):
         subset = subset.detach().cpu().numpy()
-    if subset is None or isinstance(subset, str | bytes):
-        raise ValueError(f"{name} must be an array of class ids, got {type(subset).__name__}")
-    try:
-        s = np.asarray(subset)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be an array of class ids: {err}") from None
+    s = _array(subset, name, "class ids")
     if s.ndim != 1:
         raise ValueError(f"{name} must be a 1-d array of class ids, got shape {s.shape}")
     if s.size == 0:
