@@ -26,6 +26,7 @@ __all__ = [
     "errors_with_bias_shift",
     "choose_bias_shift",
     "distill_grid",
+    "train_generalist",
 ]
 
 #: Test errors (out of 10,000) of Hinton et al. (2015), section 3, on MNIST.
@@ -316,3 +317,33 @@ def distill_grid(make_student, X, logits, X_eval, y_eval, *, temperatures, alpha
                                       name=f"{name}-a{alpha:g}-T{T:g}", **fit_kwargs)
             errors[i, j] = evaluate(student, X_eval, y_eval)["errors"]
     return errors
+
+
+def train_generalist(train, profile, *, name: str = "generalist",
+                     verbose: bool = True) -> nn.Module:
+    """Chapter 02's student alone, which chapters 03-06 use as their generalist, from the cache.
+
+    The recipe, in one place for the chapters and :mod:`kdlab.replicate`: an MLP with the
+    profile's ``student_hidden`` layers (seed ``p.seed + 1``) trained on ``train`` (a
+    :class:`kdlab.data.Dataset`) with hard labels, ``p.epochs`` epochs of Adam at ``p.lr``,
+    batches of ``p.batch_size``, seed ``p.seed``. It is the very network chapter 02 trains as
+    "student alone" (same cache key; ``name`` only labels the file), so whichever chapter runs
+    first trains it and the others load it.
+
+    See notebooks 02-06.
+    """
+    from kdlab.models import MLP
+    from kdlab.profiles import Profile
+    from kdlab.train import fit_cached
+
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a kdlab Profile (kdlab.get_profile()), got "
+                        f"{type(profile).__name__}")
+    for attr in ("X", "y", "classes"):
+        if not hasattr(train, attr):
+            raise TypeError(f"train must be a kdlab Dataset (with X, y and classes), got "
+                            f"{type(train).__name__}")
+    p = profile
+    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
+    return fit_cached(net, train.X, train.y, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
+                      seed=p.seed, name=name, verbose=verbose)

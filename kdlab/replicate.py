@@ -46,6 +46,7 @@ from kdlab.experiments import (
     choose_bias_shift,
     errors_with_bias_shift,
     gap_closed,
+    train_generalist,
 )
 from kdlab.inference import active_specialists, kl_inference
 from kdlab.models import MLP
@@ -130,8 +131,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
         train.X, train.y, epochs=p.teacher_epochs, name="teacher",
         augment=jitter(train.image_shape, p.teacher_jitter) if p.teacher_jitter else None,
         **opts)
-    student = fit_cached(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X, train.y,
-                         epochs=p.epochs, name="student", **opts)
+    student = train_generalist(train, p, name="student")  # chapters 02-06: one recipe
     logits_train = teacher_logits(teacher, train.X)
     distilled = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X,
                                 logits=logits_train, y=train.y, T=T_HIGH, alpha=ALPHA,

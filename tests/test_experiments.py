@@ -563,3 +563,43 @@ def test_distill_grid_bad_input(tiny, kdlab_cache, kwargs, match):
     with pytest.raises(ValueError, match=match):
         distill_grid(**kwargs)
     assert not list(kdlab_cache.rglob("*.pt"))  # refused before training anything
+
+
+# --- train_generalist: chapter 02's student alone, shared by chapters 03-06 and replicate --
+
+def _small_profile():
+    import dataclasses
+
+    from kdlab.profiles import get_profile
+
+    return dataclasses.replace(get_profile("ci"), epochs=2, student_hidden=(8,), seed=3)
+
+
+def test_train_generalist_is_chapter_02s_student_alone_from_the_same_cache(kdlab_cache):
+    from kdlab.data import load_dataset
+    from kdlab.experiments import train_generalist
+    from kdlab.train import fit_cached
+
+    p, train = _small_profile(), load_dataset("digits", "train")
+    net = train_generalist(train, p, verbose=False)
+    files = sorted(kdlab_cache.rglob("*.pt"))
+    assert len(files) == 1 and files[0].name.startswith("generalist-")
+    # chapter 02's cell, written out: it must find the same file, not train another network
+    opts = dict(batch_size=p.batch_size, lr=p.lr, seed=p.seed)
+    student = fit_cached(MLP(train.X.shape[1], p.student_hidden, len(train.classes),
+                             seed=p.seed + 1), train.X, train.y, epochs=p.epochs,
+                         name="student", verbose=False, **opts)
+    assert sorted(kdlab_cache.rglob("*.pt")) == files
+    for a, b in zip(net.state_dict().values(), student.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)] == [8, 10]
+
+
+def test_train_generalist_bad_input():
+    from kdlab.data import load_dataset
+    from kdlab.experiments import train_generalist
+
+    with pytest.raises(TypeError, match="profile must be a kdlab Profile"):
+        train_generalist(load_dataset("digits", "train"), "ci")
+    with pytest.raises(TypeError, match="train must be a kdlab Dataset"):
+        train_generalist((np.zeros((4, 2)), np.zeros(4)), _small_profile())
