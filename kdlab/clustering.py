@@ -29,9 +29,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from kdlab.validate import check_finite
+
 __all__ = ["OnlineKMeans", "cluster_classes", "confusable_groups", "confusion_affinity", "METHODS"]
 
 METHODS = ("online-kmeans", "kmeans", "spectral", "agglomerative")
+
+#: Largest |value| accepted: squared distances of larger values overflow float64 (NaN centres).
+MAX_ABS = 1e150
 
 
 def _sq_distances(X, centers):
@@ -181,6 +186,7 @@ default="k-means++"
                 raise ValueError(f"X must be a non-empty 2-d tensor, got shape {tuple(X.shape)}")
             if X.dtype == torch.bool or X.is_complex() or not bool(torch.isfinite(X).all()):
                 raise ValueError("X must hold finite real numbers")
+            check_finite(X, "X", max_abs=MAX_ABS)
             if reset:
                 self.n_features_in_ = X.shape[1]
                 self.__dict__.pop("feature_names_in_", None)
@@ -189,6 +195,7 @@ default="k-means++"
                                  f"{self.n_features_in_} features as input.")
             return X.to(device=self.device or X.device, dtype=torch.float64)
         X = validate_data(self, X, dtype=np.float64, reset=reset)
+        check_finite(X, "X", max_abs=MAX_ABS)
         if self.device is not None:
             X = torch.as_tensor(X, device=self.device)
         return X
@@ -203,8 +210,7 @@ default="k-means++"
         if centers.shape != (self.n_clusters, X.shape[1]):
             raise ValueError(f"init must have shape (n_clusters, n_features) = "
                              f"({self.n_clusters}, {X.shape[1]}), got {centers.shape}")
-        if not np.isfinite(centers).all():
-            raise ValueError("init must be finite, got NaN or infinity")
+        check_finite(centers, "init", max_abs=MAX_ABS)
         return _like(centers, X)
 
     def _start(self, X, rng, need_rows=True):
@@ -363,8 +369,7 @@ def _check_square(matrix, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a square matrix of real numbers: {err}") from err
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty square (C × C) matrix, got shape {m.shape}")
-    if not np.isfinite(m).all():
-        raise ValueError(f"{name} must be finite, got NaN or infinity")
+    check_finite(m, name, max_abs=MAX_ABS)
     scale = np.abs(m).max()
     if not np.allclose(m, m.T, rtol=0, atol=1e-8 * scale + 1e-300):
         raise ValueError(f"{name} must be symmetric (a covariance or a symmetrised affinity); "

@@ -19,6 +19,8 @@ import numbers
 import numpy as np
 import torch
 
+from kdlab.validate import check_int, check_probabilities
+
 __all__ = ["CovarianceAccumulator", "correlation_from_covariance", "prediction_correlation",
            "prediction_covariance"]
 
@@ -72,6 +74,9 @@ class CovarianceAccumulator:
     ----------
     n_classes : int
         Number of columns (classes) of every batch.
+    probabilities : bool, default True
+        Refuse a batch whose rows are not probabilities (a negative entry, or a row that does
+        not sum to 1 within 1e-3: logits passed by mistake). False accepts any real columns.
 
     Attributes
     ----------
@@ -103,12 +108,15 @@ class CovarianceAccumulator:
     True
     """
 
-    def __init__(self, n_classes: int):
+    def __init__(self, n_classes: int, *, probabilities: bool = True):
         if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
             raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
         if n_classes < 1:
             raise ValueError(f"n_classes must be a positive integer, got {n_classes}")
+        if not isinstance(probabilities, bool):
+            raise TypeError(f"probabilities must be True or False, got {probabilities!r}")
         self.n_classes = int(n_classes)
+        self.probabilities = probabilities
         self.n_ = 0
         self._mean = np.zeros(self.n_classes)
         self._m2 = np.zeros((self.n_classes, self.n_classes))
@@ -138,6 +146,8 @@ class CovarianceAccumulator:
     def update(self, batch) -> CovarianceAccumulator:
         """Add a batch of shape ``(n, n_classes)`` (numpy or torch); return ``self``."""
         x = _check_batch(batch, "batch", self.n_classes)
+        if self.probabilities:
+            check_probabilities(x, "batch")
         if isinstance(x, torch.Tensor):
             if not isinstance(self._m2, torch.Tensor):
                 self._to_torch(x.device)  # the state follows the first torch batch's device
@@ -180,6 +190,7 @@ class CovarianceAccumulator:
         With ``as_numpy=False`` a covariance accumulated in torch stays a float64 tensor on its
         device (copying 15,000² float64 from a GPU takes longer than computing them).
         """
+        ddof = check_int(ddof, "ddof", lo=0, hi=1)
         if self.n_ - ddof < 1:
             raise ValueError(f"covariance needs at least {ddof + 1} observations (rows), "
                              f"got n_={self.n_}")
@@ -205,7 +216,8 @@ def prediction_covariance(probs) -> np.ndarray:
     Parameters
     ----------
     probs : array-like or torch.Tensor of shape (n_examples, n_classes)
-        One row of predicted probabilities per example; at least two rows.
+        One row of predicted probabilities per example (non-negative, each row summing to 1:
+        apply a softmax to logits first); at least two rows.
 
     Returns
     -------
@@ -229,7 +241,8 @@ def prediction_covariance(probs) -> np.ndarray:
                          f"{tuple(x.shape)}")
     if x.shape[0] < 2:
         raise ValueError(f"probs must have at least 2 rows (examples), got {x.shape[0]}")
-    return CovarianceAccumulator(x.shape[1]).update(x).covariance()
+    check_probabilities(x, "probs")
+    return CovarianceAccumulator(x.shape[1], probabilities=False).update(x).covariance()
 
 
 def correlation_from_covariance(cov) -> np.ndarray:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from kdlab._paths import atomic_path, env_data_dir, repo_data_dir
+from kdlab.validate import check_int
 
 SYSTEM_DIR = Path("/usr/share/datasets")
 SPLITS = ("train", "test")
@@ -424,6 +425,7 @@ def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | Non
     """
     _check_name(name, DATASETS)
     _check_split(split)
+    check_int(seed, "seed", lo=0)
     X, y, shape = _load_full(name, split)
     classes = tuple(str(d) for d in range(10)) if name == "digits" else SOURCES[name].classes
     ds = Dataset(X, y, classes, shape, name, split)

@@ -12,6 +12,7 @@ from torch import nn
 
 from kdlab.temperature import log_softmax_t
 from kdlab.train import fit, fit_cached, get_device, predict_logits
+from kdlab.validate import check_finite, check_labels, n_outputs
 
 
 def _check_alpha(alpha) -> float:
@@ -41,7 +42,7 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     student_logits : torch.Tensor, shape (N, C)
     teacher_logits : torch.Tensor, shape (N, C)
     targets : torch.Tensor of int, shape (N,), optional
-        Hard labels.
+        Hard labels, class ids in ``[0, C)`` (int32 is fine).
     T : float
         Temperature of both softmaxes in the soft term.
     alpha : float in [0, 1]
@@ -52,7 +53,15 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     >>> z, v = torch.zeros(2, 3), torch.tensor([[1.0, 0, 0], [0, 1.0, 0]])
     >>> float(distillation_loss(v, v, T=2.0))
     0.0
+
+    The values are checked first (teacher logits finite, labels in range): one device
+    synchronisation per call. :func:`distill_student` checks its data once, up front, instead.
     """
+    return _distillation_loss(student_logits, teacher_logits, targets, T, alpha, check=True)
+
+
+def _distillation_loss(student_logits, teacher_logits, targets, T, alpha, check: bool):
+    """:func:`distillation_loss`; ``check=False`` skips the checks of values (no GPU sync)."""
     for name, value in [("student_logits", student_logits), ("teacher_logits", teacher_logits)]:
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             raise TypeError(f"{name} must be a floating-point torch.Tensor, got "
@@ -62,7 +71,12 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(f"teacher_logits: shape {tuple(teacher_logits.shape)} does not match "
                          f"student_logits {tuple(student_logits.shape)}")
+    if len(student_logits) == 0:
+        raise ValueError("student_logits: the batch is empty (shape (0, C)); the mean loss over "
+                         "no examples is undefined")
     alpha = _check_alpha(alpha)
+    if check:
+        check_finite(teacher_logits, "teacher_logits")
     log_q = log_softmax_t(student_logits, T, check_finite=False)  # no GPU sync per step
     log_p = log_softmax_t(teacher_logits.detach(), T, check_finite=False)
     kl = (log_p.exp() * (log_p - log_q)).sum(dim=-1).mean()
@@ -73,6 +87,8 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
         raise TypeError("targets must be a 1-d integer torch.Tensor of class labels or None")
     if len(targets) != len(student_logits):
         raise ValueError(f"targets: expected {len(student_logits)} labels, got {len(targets)}")
+    targets = check_labels(targets, student_logits.shape[1], "targets") if check \
+        else targets.long()
     return alpha * soft + (1 - alpha) * F.cross_entropy(student_logits, targets)
 
 
@@ -97,8 +113,8 @@ def _teacher_targets(teacher: nn.Module, labels: torch.Tensor | None, xb, idx):
 
 
 def _batch_loss(student_logits, target, T, alpha):
-    t_logits, labels = target
-    return distillation_loss(student_logits, t_logits, labels, T=T, alpha=alpha)
+    t_logits, labels = target  # their values were checked once by distill_student
+    return _distillation_loss(student_logits, t_logits, labels, T, alpha, check=False)
 
 
 def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, logits=None, y=None,
@@ -119,22 +135,33 @@ def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, 
         raise ValueError("augment: soft targets must be recomputed for the augmented inputs; "
                          "pass teacher=<model> instead of cached logits")
     _check_alpha(alpha)
+    if not isinstance(X, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
+    check_finite(X, "X")  # before the teacher runs, the cache key is built or training begins
     device = get_device(fit_kwargs.get("device"))
     n = len(X)
-    labels = None
-    if y is not None:
-        labels = torch.as_tensor(np.array(y), dtype=torch.long, device=device)  # a writable copy
-        if labels.ndim != 1 or len(labels) != n:
-            raise ValueError(f"y: expected {n} integer labels, got shape {tuple(labels.shape)}")
     if teacher is not None:
         teacher.to(device).eval()  # dropout off; no_grad keeps the teacher's weights untouched
         if augment is None:
             logits = teacher_logits(teacher, X)
+    logits_t = None
     if augment is None:
+        if isinstance(logits, torch.Tensor):
+            logits = logits.detach().cpu()
         logits_t = torch.as_tensor(np.asarray(logits), dtype=torch.float32, device=device)
         if logits_t.ndim != 2 or len(logits_t) != n:
             raise ValueError(f"logits: expected shape ({n}, C) aligned with X, got "
                              f"{tuple(logits_t.shape)}")
+        check_finite(logits_t, "logits (the teacher's)")
+    labels = None
+    if y is not None:
+        if isinstance(y, torch.Tensor):
+            y = y.detach().cpu().numpy()
+        n_classes = logits_t.shape[1] if logits_t is not None else n_outputs(teacher, X)
+        labels = torch.as_tensor(np.array(check_labels(y, n_classes, "y")), device=device)
+        if len(labels) != n:
+            raise ValueError(f"y: expected {n} integer labels, got shape {tuple(labels.shape)}")
+    if augment is None:
         targets = functools.partial(_cached_targets, logits_t, labels)
     else:
         targets = functools.partial(_teacher_targets, teacher, labels)

@@ -24,6 +24,7 @@ from kdlab._paths import cache_dir
 from kdlab.temperature import softmax_t
 from kdlab.train import fit, fit_cached
 from kdlab.train import predict_logits as _predict_logits
+from kdlab.validate import check_finite, check_n_features
 
 __all__ = ["Specialist", "SpecialistData", "specialist_confusion", "specialist_dataset",
            "train_specialists"]
@@ -96,6 +97,26 @@ def _check_generalist(generalist) -> nn.Linear:
                          "and a `head` torch.nn.Linear (logits = head(body(x))), such as "
                          f"kdlab.MLP; got {type(generalist).__name__}")
     return head
+
+
+def _in_features(model: nn.Module) -> int | None:
+    """Input width of a ``body`` + ``head`` model; None if its first layer is not linear."""
+    for m in model.body.modules():
+        if isinstance(m, nn.Linear):
+            return m.in_features
+        if next(m.parameters(recurse=False), None) is not None:
+            return None  # e.g. a convolution: the width is not known without a forward pass
+    return model.head.in_features
+
+
+def _check_X(X, model: nn.Module):
+    """``X``: a 2-d numpy array or tensor with as many columns as ``model`` takes inputs."""
+    if not isinstance(X, (np.ndarray, torch.Tensor)):
+        raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
+    n_features = _in_features(model)
+    if n_features is not None:
+        check_n_features(X, n_features, "X")
+    return X
 
 
 # --- the training set: all of S, plus a sample of the rest as the dustbin ---------------------
@@ -354,6 +375,7 @@ class Specialist(nn.Module):
         """
         if not isinstance(corrected, bool):
             raise TypeError(f"corrected must be True or False, got {corrected!r}")
+        _check_X(X, self)
         logits = _predict_logits(self, X, batch_size).astype(np.float64)
         if corrected and logits.size:
             logits[:, -1] += self.dustbin_correction
@@ -506,8 +528,7 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
     g_head = _check_generalist(generalist)
     n_classes = g_head.out_features
     y = _labels(y)
-    if not isinstance(X, (np.ndarray, torch.Tensor)):
-        raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
+    check_finite(_check_X(X, generalist), "X")
     if len(X) != len(y):
         raise ValueError(f"y: expected {len(X)} labels to match X, got {len(y)}")
     if isinstance(subsets, (str, bytes, np.ndarray, torch.Tensor)) \

@@ -58,7 +58,7 @@ def test_large_offset_is_stable_where_the_naive_formula_is_not():
     rng = np.random.default_rng(1)
     x = 1e8 + rng.random((4000, 3))
     exact = np.cov(x, rowvar=False)
-    acc = CovarianceAccumulator(3)
+    acc = CovarianceAccumulator(3, probabilities=False)  # any real columns, not probabilities
     for batch in np.array_split(x, 13):
         acc.update(batch)
     np.testing.assert_allclose(acc.covariance(), exact, rtol=1e-6, atol=1e-9)
@@ -91,11 +91,11 @@ def test_any_split_and_merge_order_gives_np_cov(case, use_torch):
     x, cuts, order = case
     parts = np.split(x, cuts)
     accs = []
-    for part in parts:
-        acc = CovarianceAccumulator(x.shape[1])
+    for part in parts:  # one column: uniform random numbers, not probabilities
+        acc = CovarianceAccumulator(x.shape[1], probabilities=x.shape[1] > 1)
         assert acc.update(torch.from_numpy(part) if use_torch else part) is acc
         accs.append(acc)
-    total = CovarianceAccumulator(x.shape[1])
+    total = CovarianceAccumulator(x.shape[1], probabilities=x.shape[1] > 1)
     for i in order:
         assert total.merge(accs[i]) is total
     assert total.n_ == len(x)
@@ -143,7 +143,7 @@ def test_bad_input_to_accumulator():
     with pytest.raises(ValueError, match="other has 4 classes"):
         acc.merge(CovarianceAccumulator(4))
     with pytest.raises(ValueError, match="at least 2 observations"):
-        acc.update(np.ones((1, 3))).covariance()
+        acc.update(np.full((1, 3), 1 / 3)).covariance()
 
 
 def test_covariance_can_stay_a_tensor():
