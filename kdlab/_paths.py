@@ -30,6 +30,18 @@ def cache_dir() -> Path:
     return Path(value).expanduser() if value else repo_data_dir() / "cache"
 
 
+def user_cache_dir() -> Path:
+    """The per-user cache written when ``cache_dir()`` cannot be: ``$XDG_CACHE_HOME/kdlab``."""
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
+    return Path(base).expanduser() / "kdlab" / "cache"
+
+
+def cache_dirs() -> list[Path]:
+    """Where trained models are looked for: ``cache_dir()``, then the per-user fallback."""
+    primary, fallback = cache_dir(), user_cache_dir()
+    return [primary] if fallback.resolve() == primary.resolve() else [primary, fallback]
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -49,7 +61,10 @@ def atomic_path(path: str | os.PathLike):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # the writer's pid in the name lets a later run tell an orphan (its writer died) from a
+    # file another process is writing right now (see remove_orphans)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.",
+                               suffix=".part")
     os.close(fd)
     try:
         yield Path(tmp)
@@ -60,3 +75,45 @@ def atomic_path(path: str | os.PathLike):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_orphans(folder: str | os.PathLike) -> int:
+    """Delete the ``.part`` files in ``folder`` whose writer has died; return how many.
+
+    A killed run leaves its temporary file behind (:func:`atomic_path` removes it on any
+    error it sees, but not on SIGKILL or a power cut). A file whose writer is still running on
+    this machine, or of unknown origin and younger than a day, is left alone.
+    """
+    import time
+
+    removed = 0
+    for part in Path(folder).glob(".*.part"):
+        pid = _writer_pid(part.name)
+        try:
+            if pid is not None and _alive(pid):
+                continue
+            if pid is None and time.time() - part.stat().st_mtime < 86400:
+                continue
+            part.unlink()
+            removed += 1
+        except OSError:  # read-only folder, or another process removed it first
+            continue
+    return removed
+
+
+def _writer_pid(name: str) -> int | None:
+    fields = name.split(".")
+    # .<name>.<pid>.<random>.part: the pid is the third field from the end
+    if len(fields) >= 4 and fields[-3].isdigit():
+        return int(fields[-3])
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True

@@ -27,6 +27,7 @@ __all__ = [
     "choose_bias_shift",
     "distill_grid",
     "train_generalist",
+    "train_teacher",
 ]
 
 #: Test errors (out of 10,000) of Hinton et al. (2015), section 3, on MNIST.
@@ -333,8 +334,41 @@ def train_generalist(train, profile, *, name: str = "generalist",
     See notebooks 02-06.
     """
     from kdlab.models import MLP
-    from kdlab.profiles import Profile
     from kdlab.train import fit_cached
+
+    _check_profile_data(profile, train)
+    p = profile
+    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
+    return fit_cached(net, train.X, train.y, name=name, verbose=verbose,
+                      **p.fit_options("student"))
+
+
+def train_teacher(train, profile, *, name: str = "teacher", verbose: bool = True) -> nn.Module:
+    """Chapter 02's big regularised teacher, from the cache (trained the first time).
+
+    An MLP with the profile's ``teacher_hidden`` layers, dropout ``teacher_dropout`` on them
+    and ``teacher_input_dropout`` on the pixels (seed ``p.seed``), trained on ``train`` with
+    hard labels, its inputs jittered by up to ``teacher_jitter`` pixels, with the profile's
+    teacher recipe (:meth:`kdlab.profiles.Profile.fit_options`: Adam at ``ci``/``laptop``; SGD
+    with momentum, a cosine schedule and max-norm at ``paper``, checkpointed).
+
+    See notebook 02 and book/reproducing.md.
+    """
+    from kdlab.data import jitter
+    from kdlab.models import MLP
+    from kdlab.train import fit_cached
+
+    _check_profile_data(profile, train)
+    p = profile
+    net = MLP(train.X.shape[1], p.teacher_hidden, len(train.classes), dropout=p.teacher_dropout,
+              input_dropout=p.teacher_input_dropout, seed=p.seed)
+    augment = jitter(train.image_shape, p.teacher_jitter) if p.teacher_jitter else None
+    return fit_cached(net, train.X, train.y, augment=augment, name=name, verbose=verbose,
+                      **p.fit_options("teacher"))
+
+
+def _check_profile_data(profile, train) -> None:
+    from kdlab.profiles import Profile
 
     if not isinstance(profile, Profile):
         raise TypeError(f"profile must be a kdlab Profile (kdlab.get_profile()), got "
@@ -343,7 +377,3 @@ def train_generalist(train, profile, *, name: str = "generalist",
         if not hasattr(train, attr):
             raise TypeError(f"train must be a kdlab Dataset (with X, y and classes), got "
                             f"{type(train).__name__}")
-    p = profile
-    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
-    return fit_cached(net, train.X, train.y, epochs=p.epochs, batch_size=p.batch_size, lr=p.lr,
-                      seed=p.seed, name=name, verbose=verbose)

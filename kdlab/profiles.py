@@ -1,4 +1,4 @@
-"""Run profiles: one switch, ``KDLAB_PROFILE``, sizes every experiment (see DESIGN.md)."""
+"""Run profiles: one switch, ``KDLAB_PROFILE``, sizes every experiment (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ class Profile:
         The teacher's inputs are shifted at random by up to this many pixels (paper: 2; 0: off).
     temperatures : tuple of float
         Temperatures swept by the "how much does T matter" experiments.
+    teacher_input_dropout : float
+        Dropout on the teacher's input pixels (paper: 0.2, as in the dropout papers).
+    teacher_recipe, student_recipe : tuple of (str, value) pairs
+        Extra :func:`kdlab.fit` arguments (optimiser, schedule, max-norm, learning rate) of the
+        teacher and of the students (alone and distilled); empty: Adam at ``lr``, constant.
+    checkpoint_every : int or None
+        Long trainings save their state every this many epochs and resume after an
+        interruption (``None``: no checkpoints).
     """
 
     name: str
@@ -55,6 +63,37 @@ class Profile:
     teacher_dropout: float
     teacher_jitter: int
     temperatures: tuple[float, ...]
+    teacher_input_dropout: float = 0.0
+    teacher_recipe: tuple[tuple[str, object], ...] = ()
+    student_recipe: tuple[tuple[str, object], ...] = ()
+    checkpoint_every: int | None = None
+
+    def fit_options(self, role: str) -> dict:
+        """The :func:`kdlab.fit_cached` arguments of the ``"teacher"`` or the ``"student"``.
+
+        Examples
+        --------
+        >>> get_profile("ci").fit_options("student")
+        {'epochs': 20, 'batch_size': 128, 'lr': 0.001, 'seed': 0}
+        >>> get_profile("paper").fit_options("teacher")["optimizer"]
+        'sgd'
+        """
+        if role not in ("teacher", "student"):
+            raise ValueError(f"role must be 'teacher' or 'student', got {role!r}")
+        teacher = role == "teacher"
+        opts = {"epochs": self.teacher_epochs if teacher else self.epochs,
+                "batch_size": self.batch_size, "lr": self.lr, "seed": self.seed}
+        opts.update(dict(self.teacher_recipe if teacher else self.student_recipe))
+        if self.checkpoint_every is not None:
+            opts["checkpoint_every"] = self.checkpoint_every
+        return opts
+
+
+#: The paper-scale recipe (issue 21, book/reproducing.md): SGD with Nesterov momentum and a
+#: cosine decay of the learning rate to 0, as the dropout papers trained such nets; the teacher
+#: also gets a max-norm bound of 3 on each unit's incoming weights.
+_SGD_COSINE = (("optimizer", "sgd"), ("lr", 0.05), ("momentum", 0.9), ("nesterov", True),
+               ("schedule", "cosine"))
 
 
 PROFILES: dict[str, Profile] = {
@@ -72,10 +111,12 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         name="paper", dataset="fashion-mnist", n_train=None, n_test=None, seed=0,
-        epochs=40, teacher_epochs=60, batch_size=128, lr=1e-3,
+        epochs=60, teacher_epochs=300, batch_size=128, lr=1e-3,
         teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
         teacher_dropout=0.5, teacher_jitter=2,
         temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
+        teacher_input_dropout=0.2, teacher_recipe=(*_SGD_COSINE, ("max_norm", 3.0)),
+        student_recipe=_SGD_COSINE, checkpoint_every=5,
     ),
 }
 

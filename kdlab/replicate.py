@@ -34,7 +34,6 @@ from kdlab.data import (
     DATASETS,
     DataNotFoundError,
     fraction_subset,
-    jitter,
     load_dataset,
     omit_classes,
     train_val_split,
@@ -47,6 +46,7 @@ from kdlab.experiments import (
     errors_with_bias_shift,
     gap_closed,
     train_generalist,
+    train_teacher,
 )
 from kdlab.inference import active_specialists, kl_inference
 from kdlab.models import MLP
@@ -110,6 +110,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     D, C, n = train.X.shape[1], len(train.classes), len(test.y)
     names = list(train.classes)
     opts = dict(batch_size=p.batch_size, lr=p.lr, seed=p.seed)
+    student_opts = p.fit_options("student")  # = opts and p.epochs at ci and laptop
     torch.manual_seed(p.seed)
     out = {"dataset": dataset, "profile": dataclasses.asdict(p), "classes": names,
            "n_train": len(train.y), "n_test": n, "hardware": hardware(), "experiments": {}}
@@ -126,16 +127,12 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
 
     # 1 · teacher, student alone, distilled student (chapter 02, section 1)
     key, t0 = step("distillation", "teacher, student alone, distilled student (T = 20)")
-    teacher = fit_cached(
-        MLP(D, p.teacher_hidden, C, dropout=p.teacher_dropout, seed=p.seed),
-        train.X, train.y, epochs=p.teacher_epochs, name="teacher",
-        augment=jitter(train.image_shape, p.teacher_jitter) if p.teacher_jitter else None,
-        **opts)
+    teacher = train_teacher(train, p)  # chapter 02's recipe, one definition
     student = train_generalist(train, p, name="student")  # chapters 02-06: one recipe
     logits_train = teacher_logits(teacher, train.X)
     distilled = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X,
                                 logits=logits_train, y=train.y, T=T_HIGH, alpha=ALPHA,
-                                epochs=p.epochs, name="distilled", **opts)
+                                name="distilled", **student_opts)
     errors = {k: int(evaluate(net, test.X, test.y)["errors"])
               for k, net in [("teacher", teacher), ("student", student),
                              ("distilled", distilled)]}
@@ -157,7 +154,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     transfer = fit_idx[omit_classes(train.y[fit_idx], [omit])]
     blind = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[transfer],
                             logits=logits_train[transfer], y=train.y[transfer], T=T_HIGH,
-                            alpha=ALPHA, epochs=p.epochs, name="omitted", **opts)
+                            alpha=ALPHA, name="omitted", **student_opts)
     shift, _ = choose_bias_shift(blind, train.X[val_idx], train.y[val_idx], omit, SHIFTS)
     z_test = predict_logits(blind, test.X)
     before, after = errors_with_bias_shift(z_test, test.y, omit, [0.0, shift])
@@ -181,11 +178,12 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     key, t0 = step("soft_targets_3pct", "hard vs soft targets on 3% of the training set")
     small = fraction_subset(train.y, SMALL_FRACTION, seed=p.seed)
     small_epochs = p.epochs * len(train.X) // (2 * len(small))  # half the full-data updates
+    small_opts = {**student_opts, "epochs": small_epochs}
     hard3 = fit_cached(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[small],
-                       train.y[small], epochs=small_epochs, name="hard-3pct", **opts)
+                       train.y[small], name="hard-3pct", **small_opts)
     soft3 = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[small],
                             logits=logits_train[small], y=train.y[small], T=T_HIGH,
-                            alpha=ALPHA, epochs=small_epochs, name="soft-3pct", **opts)
+                            alpha=ALPHA, name="soft-3pct", **small_opts)
     acc = {k: float(evaluate(net, test.X, test.y)["accuracy"])
            for k, net in [("hard_3pct", hard3), ("soft_3pct", soft3), ("full", student)]}
     out["experiments"][key] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
@@ -15,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdlab._paths import atomic_path, cache_dir
+from kdlab._paths import atomic_path, cache_dirs, remove_orphans
+from kdlab.validate import check_labels, check_training_data
 
 CACHE_FORMAT = 1
 
@@ -53,8 +55,11 @@ def _default_loss(logits, targets):
 
 def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr: float = 1e-3,
         weight_decay: float = 0.0, loss_fn=None, augment=None, seed: int = 0, device=None,
-        progress: bool = True, desc: str | None = None) -> dict:
-    """Train ``model`` on tensors held in memory (no DataLoader) with Adam; return the history.
+        progress: bool = True, desc: str | None = None, optimizer: str = "adam",
+        momentum: float = 0.9, nesterov: bool = True, schedule: str = "constant",
+        max_norm: float | None = None, checkpoint=None, checkpoint_every: int = 5,
+        log=None) -> dict:
+    """Train ``model`` on tensors held in memory (no DataLoader); return the history.
 
     Parameters
     ----------
@@ -79,17 +84,34 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         Where to train; see :func:`get_device`.
     progress : bool
         Show a ``tqdm`` progress bar.
+    optimizer : {"adam", "sgd"}
+        Adam (the lab's default), or SGD with ``momentum`` (Nesterov when ``nesterov``), as the
+        dropout papers trained the paper's teacher (see book/reproducing.md).
+    schedule : {"constant", "cosine"}
+        The learning rate: constant, or a cosine decay from ``lr`` to 0 over all the steps.
+    max_norm : float, optional
+        After every step, rescale each unit's incoming weights (each row of every
+        ``nn.Linear`` weight) to a norm of at most ``max_norm`` (Srivastava et al., 2014).
+    checkpoint : path, optional
+        Save the training state there (atomically) every ``checkpoint_every`` epochs, and
+        resume from it when it exists and was written by the same configuration: an
+        interrupted run, resumed, ends with the same weights as an uninterrupted one.
+        :func:`fit_cached` removes it once the trained model is saved.
+    log : callable, optional
+        Receives one line at every checkpoint (epoch, loss, time left).
 
     Returns
     -------
     dict
-        ``{"loss": [mean loss per epoch], "seconds": wall time, "device": str}``.
+        ``{"loss": [mean loss per epoch], "seconds": wall time, "device": str}``
+        (``"resumed_at"``: the epoch a checkpoint resumed from, when one did).
     """
     for name, value, lo in [("epochs", epochs, 0), ("batch_size", batch_size, 1)]:
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
     if not isinstance(lr, (int, float)) or not lr > 0:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
+    check_training_data(model, X, targets, loss_fn)  # finite X, labels in [0, C): before training
     device = get_device(device)
     Xt = _as_tensor(X, "X", device, torch.float32)
     if Xt.ndim != 2:
@@ -103,17 +125,44 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
             raise ValueError(f"targets: expected {n} rows to match X, got {len(Tt)}")
         if not Tt.is_floating_point():
             Tt = Tt.long()
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) \
+            or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
+    if max_norm is not None and (isinstance(max_norm, bool)
+                                 or not isinstance(max_norm, (int, float)) or not max_norm > 0):
+        raise ValueError(f"max_norm must be a positive number or None, got {max_norm!r}")
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
+            or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
     loss_fn = loss_fn or _default_loss
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                              nesterov=nesterov and momentum > 0, weight_decay=weight_decay)
+    steps_per_epoch = -(-n // batch_size)
+    total_steps = max(1, epochs * steps_per_epoch)
     history = {"loss": [], "device": str(device)}
     start = time.perf_counter()
     devices = [device.index or 0] if device.type == "cuda" else []
+    signature = {"epochs": epochs, "n": n, "batch_size": batch_size, "lr": float(lr),
+                 "seed": seed, "optimizer": optimizer, "schedule": schedule,
+                 "momentum": float(momentum), "max_norm": max_norm,
+                 "model": getattr(model, "config", type(model).__name__)}
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        bar = _progress(range(epochs), progress, desc or f"training {type(model).__name__}")
-        for _ in bar:
+        first = 0
+        if checkpoint is not None:
+            first = _resume(Path(checkpoint), signature, model, opt, gen, history, device)
+        bar = _progress(range(first, epochs), progress,
+                        desc or f"training {type(model).__name__}", total=epochs, initial=first)
+        for epoch in bar:
             model.train()
             order = torch.randperm(n, generator=gen).to(device)
             total = 0.0
@@ -126,24 +175,112 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 loss = loss_fn(model(xb), tb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if schedule == "cosine":
+                    step = epoch * steps_per_epoch + i // batch_size
+                    for group in opt.param_groups:
+                        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
                 opt.step()
+                if max_norm is not None:
+                    _apply_max_norm(model, max_norm)
                 total += loss.detach() * len(idx)
             history["loss"].append(float(total) / max(n, 1))
+            done = epoch + 1
+            if checkpoint is not None and done < epochs and done % checkpoint_every == 0:
+                _save_checkpoint(Path(checkpoint), signature, model, opt, gen, history,
+                                 done, time.perf_counter() - start)
+                if log is not None:
+                    spent = time.perf_counter() - start
+                    left = spent / (done - first) * (epochs - done)
+                    log(f"kdlab: {desc or 'training'}: epoch {done}/{epochs}, loss "
+                        f"{history['loss'][-1]:.4f}, checkpoint saved; about "
+                        f"{_duration(left)} left")
             if progress:
                 # refresh=False: redraw at most every mininterval; forcing a redraw per epoch
                 # floods a notebook's message channel (hundreds of widget updates a second)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", refresh=False)
     model.eval()
-    history["seconds"] = time.perf_counter() - start
+    history["seconds"] = time.perf_counter() - start + history.pop("_seconds_before", 0.0)
     return history
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"12 min"``, ``"1.5 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@torch.no_grad()
+def _apply_max_norm(model: nn.Module, max_norm: float) -> None:
+    """Rescale each row (a unit's incoming weights) of every Linear weight to norm <= max_norm."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            w = module.weight
+            norms = w.norm(dim=1, keepdim=True)
+            w.mul_(torch.clamp(max_norm / (norms + 1e-12), max=1.0))
+
+
+def _save_checkpoint(path: Path, signature: dict, model, opt, gen, history, epoch: int,
+                     seconds: float) -> None:
+    """The whole training state after ``epoch`` epochs, written atomically."""
+    state = {
+        "signature": json.dumps(signature, sort_keys=True, default=str),
+        "epoch": epoch,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "rng": torch.get_rng_state(),
+        "loss": list(history["loss"]),
+        "seconds": seconds + history.get("_seconds_before", 0.0),
+    }
+    if torch.cuda.is_available() and history.get("device", "").startswith("cuda"):
+        state["cuda_rng"] = torch.cuda.get_rng_state()
+    try:
+        _save_atomic(path, state)
+    except OSError as exc:  # a full disk or a read-only folder must not stop the training
+        warnings.warn(f"kdlab: could not save the checkpoint {path} ({exc}); training goes on",
+                      RuntimeWarning, stacklevel=3)
+
+
+def _resume(path: Path, signature: dict, model, opt, gen, history, device) -> int:
+    """Restore the training state saved at ``path``; return the epoch to continue from (0: none)."""
+    if not path.exists():
+        return 0
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["signature"] != json.dumps(signature, sort_keys=True, default=str):
+            raise ValueError("it was written by another training configuration")
+        model.load_state_dict(state["model"])
+        model.to(device)
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        history["loss"] = list(state["loss"])
+        history["_seconds_before"] = float(state["seconds"])
+        history["resumed_at"] = int(state["epoch"])
+        return int(state["epoch"])
+    except Exception as exc:  # noqa: BLE001 - an unusable checkpoint only costs a restart
+        model.load_state_dict(before)
+        history.pop("_seconds_before", None)
+        history.pop("resumed_at", None)
+        history["loss"] = []
+        warnings.warn(f"kdlab: checkpoint {path} is unusable ({exc}); training from the start",
+                      RuntimeWarning, stacklevel=3)
+        return 0
+
+
+def _progress(iterable, enabled: bool, desc: str, total: int | None = None, initial: int = 0):
     if not enabled:
         return _Quiet(iterable)
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, unit="epoch", leave=False, mininterval=0.5)
+    return tqdm(iterable, desc=desc, unit="epoch", leave=False, mininterval=0.5, total=total,
+                initial=initial)
 
 
 class _Quiet:
@@ -165,10 +302,12 @@ def predict_logits(model: nn.Module, X, batch_size: int = 4096, device=None) -> 
     was_training = model.training
     model.eval()
     try:
-        out = [model(Xt[i:i + batch_size]).float().cpu() for i in range(0, len(Xt), batch_size)]
+        # no rows: one forward pass of the empty batch still gives the shape (0, C)
+        out = [model(Xt[i:i + batch_size]).float().cpu()
+               for i in range(0, len(Xt), batch_size)] or [model(Xt).float().cpu()]
     finally:
         model.train(was_training)
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+    return torch.cat(out).numpy()
 
 
 def predict_proba(model: nn.Module, X, T: float = 1.0, batch_size: int = 4096) -> np.ndarray:
@@ -180,13 +319,15 @@ def predict_proba(model: nn.Module, X, T: float = 1.0, batch_size: int = 4096) -
 
 def evaluate(model: nn.Module, X, y, batch_size: int = 4096) -> dict:
     """Accuracy, number of errors and errors per class of ``model`` on ``(X, y)``."""
-    y = np.asarray(y)
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
     logits = predict_logits(model, X, batch_size)
+    n_classes = logits.shape[1]
+    y = check_labels(y, n_classes, "y")  # int32 is fine; floats, -100 and ids >= C are not
     pred = logits.argmax(axis=1)
     if len(pred) != len(y):
         raise ValueError(f"y: expected {len(pred)} labels to match X, got {len(y)}")
     wrong = pred != y
-    n_classes = max(logits.shape[1], int(y.max(initial=-1)) + 1)
     return {
         "accuracy": float(1 - wrong.mean()) if len(y) else float("nan"),
         "errors": int(wrong.sum()),
@@ -261,14 +402,62 @@ def _save_atomic(path: Path, payload: dict) -> None:
 
 
 def _load_checked(path: Path, key: str) -> dict:
-    """Load a cache file safely (``weights_only``) and verify its key and weights digest."""
+    """Load a cache file safely (``weights_only``) and verify its key, metadata and digest."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    meta = payload.get("meta", {}) if isinstance(payload, dict) else {}
+    meta = payload.get("meta") if isinstance(payload, dict) else None
+    if not isinstance(meta, dict) or not isinstance(payload.get("state_dict"), dict):
+        raise ValueError("it has no weights or no metadata")
     if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
         raise ValueError("it belongs to another configuration or cache format")
+    if not isinstance(meta.get("history"), dict):
+        raise ValueError("its metadata has no training history")
     if _state_digest(payload["state_dict"]) != meta.get("digest"):
         raise ValueError("its weights do not match their recorded checksum")
     return payload
+
+
+_NAME_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.+=")
+_warned_fallback: set[str] = set()
+
+
+def _check_name(name) -> None:
+    if name is None:
+        return
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    if not name or name[0] == "." or not set(name) <= _NAME_OK or len(name) > 120:
+        raise ValueError(f"name must be a plain file label (letters, digits, '_', '-', '.', "
+                         f"'+', '='; no '/' and not starting with '.'), got {name!r}")
+
+
+def _find_cached(label: str, key: str) -> list[Path]:
+    """The existing cache files for ``key``: the labelled one first, in every cache folder."""
+    found = []
+    for root in cache_dirs():
+        folder = root / "models"
+        exact = folder / f"{label}-{key[:16]}.pt"
+        candidates = [exact] + sorted(folder.glob(f"*-{key[:16]}.pt"))
+        found += [c for c in dict.fromkeys(candidates) if c.is_file()]
+    return found
+
+
+def _write_model(label: str, key: str, payload: dict) -> Path:
+    """Save ``payload`` in the first cache folder that can be written; warn once on fallback."""
+    errors = []
+    for root in cache_dirs():
+        path = root / "models" / f"{label}-{key[:16]}.pt"
+        try:
+            _save_atomic(path, payload)
+        except OSError as exc:
+            errors.append(f"{path.parent}: {exc.strerror or exc}")
+            continue
+        if errors and str(root) not in _warned_fallback:
+            _warned_fallback.add(str(root))
+            warnings.warn(f"kdlab: cannot write to the cache ({errors[0]}); trained models "
+                          f"are saved in {root} instead", RuntimeWarning, stacklevel=3)
+        return path
+    raise OSError("kdlab: the trained model could not be saved in any cache folder (" +
+                  "; ".join(errors) + "); it is returned, but will be retrained next time")
 
 
 def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose: bool = True,
@@ -279,39 +468,81 @@ def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose
     determines the trained weights: the model's class, config and initial weights, the data,
     the targets and every argument of :func:`fit` (seed included); ``name`` only labels the
     file, so the same model trained under another name is found too. It is written atomically
-    and loaded with ``weights_only=True``; a corrupt file is reported, removed and retrained.
-    The returned model is in eval mode, with the training history in ``model.history``.
+    and loaded with ``weights_only=True``; a corrupt file is reported and retrained.
+
+    A shared, read-only cache (an instructor's, see the README) is read like any other; when
+    it cannot be written, the trained model is saved in the per-user cache
+    (``~/.cache/kdlab/cache``, with a warning once) and always returned. With
+    ``checkpoint_every=k`` (not part of the key) the training state is saved every ``k``
+    epochs and an interrupted run resumes where it stopped. The returned model is in eval
+    mode, with the training history in ``model.history``.
     """
+    check_training_data(model, X, targets, fit_kwargs.get("loss_fn"))  # before the cache key
+    _check_name(name)
     fit_kwargs.setdefault("seed", 0)
     fit_kwargs.pop("progress", None)
-    key_kwargs = {k: v for k, v in fit_kwargs.items() if k not in ("device", "progress", "desc")}
+    checkpoint_every = fit_kwargs.pop("checkpoint_every", None)
+    key_kwargs = {k: v for k, v in fit_kwargs.items()
+                  if k not in ("device", "progress", "desc", "log")}
     key = cache_key(model=model, X=X, targets=targets, fit=key_kwargs)
     label = name or type(model).__name__.lower()
-    path = cache_dir() / "models" / f"{label}-{key[:16]}.pt"
-    if not path.exists():  # the name is only a label: the same model cached under another name
-        path = next(iter(sorted(path.parent.glob(f"*-{key[:16]}.pt"))), path)
-    if path.exists():
+    for path in _find_cached(label, key):
         try:
             payload = _load_checked(path, key)
         except Exception as exc:  # noqa: BLE001 - any unreadable cache file is retrained
             warnings.warn(f"kdlab: cache file {path} is unusable ({exc}); retraining",
                           RuntimeWarning, stacklevel=2)
-            path.unlink(missing_ok=True)
-        else:
-            model.load_state_dict(payload["state_dict"])
-            model.history = payload["meta"]["history"]
-            model.to(get_device(fit_kwargs.get("device"))).eval()
-            if verbose:
-                print(f"kdlab: loaded {label} from the cache ({path.name})")
-            return model
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only shared cache: leave it, write ours elsewhere
+                pass
+            continue
+        model.load_state_dict(payload["state_dict"])
+        model.history = payload["meta"]["history"]
+        model.to(get_device(fit_kwargs.get("device"))).eval()
+        if verbose:
+            print(f"kdlab: loaded {label} from the cache ({path.name})")
+        return model
+    for root in cache_dirs():
+        remove_orphans(root / "models")
     fit_kwargs.setdefault("desc", f"training {label}")
-    history = fit(model, X, targets, progress=verbose, **fit_kwargs)
+    checkpoint = None
+    if checkpoint_every is not None:
+        checkpoint = _checkpoint_path(label, key)
+        fit_kwargs["checkpoint_every"] = checkpoint_every
+        if verbose:
+            fit_kwargs.setdefault("log", print)
+    history = fit(model, X, targets, progress=verbose, checkpoint=checkpoint, **fit_kwargs)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     meta = {"format": CACHE_FORMAT, "key": key, "digest": _state_digest(state),
             "history": history, "name": label}
-    _save_atomic(path, {"state_dict": state, "meta": meta})
     model.history = history
+    try:
+        path = _write_model(label, key, {"state_dict": state, "meta": meta})
+    except OSError as exc:
+        warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
+        return model
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     if verbose:
         print(f"kdlab: trained {label} in {history['seconds']:.1f} s on {history['device']}; "
               f"cached as {path.name}")
     return model
+
+
+def _checkpoint_path(label: str, key: str) -> Path | None:
+    """Where a long training of ``key`` keeps its state: the first writable cache folder."""
+    for root in cache_dirs():
+        folder = root / "models"
+        existing = folder / f"{label}-{key[:16]}.ckpt"
+        if existing.is_file():
+            return existing
+    for root in cache_dirs():
+        folder = root / "models"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder / f"{label}-{key[:16]}.ckpt"
+        except OSError:
+            continue
+    return None

@@ -49,6 +49,8 @@ def kdlab_cache(tmp_path_factory, monkeypatch) -> Path:
     """A fresh, empty ``$KDLAB_CACHE`` for every test; offline unless the test asks otherwise."""
     cache = tmp_path_factory.mktemp("kdlab-cache")
     monkeypatch.setenv("KDLAB_CACHE", str(cache))
+    # the per-user fallback of a read-only cache (~/.cache/kdlab): never the real one
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
     monkeypatch.setenv("KDLAB_OFFLINE", "1")
     return cache
 
