@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import kdlab.data
+import kdlab.sources
 from kdlab.data import (
     DataNotFoundError,
     Dataset,
@@ -270,8 +271,8 @@ def places(tmp_path, monkeypatch, fresh_loads):
     for folder in homes.values():
         folder.mkdir()
     monkeypatch.setenv("KDLAB_DATA", str(homes["env"]))
-    monkeypatch.setattr(kdlab.data, "repo_data_dir", lambda: homes["repo"])
-    monkeypatch.setattr(kdlab.data, "SYSTEM_DIR", homes["system"])
+    monkeypatch.setattr(kdlab.sources, "repo_data_dir", lambda: homes["repo"])
+    monkeypatch.setattr(kdlab.sources, "SYSTEM_DIR", homes["system"])
     return homes
 
 
@@ -819,3 +820,60 @@ def test_random_shift_bad_input(X, shape, s, error, match):
     with pytest.raises(error, match=match):
         random_shift(X, shape, s)
 
+
+
+# --- the two commands check for the data first ------------------------------------------------
+
+def _ensure(env, *args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "kdlab.sources", "ensure", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_ensure_finds_a_present_data_set_and_says_where(tmp_path, make_idx_set):
+    import os
+
+    make_idx_set(tmp_path / "fashion-mnist")
+    env = {**os.environ, "KDLAB_DATA": str(tmp_path), "KDLAB_OFFLINE": "1"}
+    proc = _ensure(env, "fashion-mnist")
+    assert proc.returncode == 0, proc.stderr
+    assert str(tmp_path / "fashion-mnist") in proc.stderr
+
+
+def test_ensure_without_the_data_offline_exits_2_with_one_message_naming_the_fix(
+        tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(kdlab.sources, "SYSTEM_DIR", tmp_path / "system")
+    lines = []
+    assert kdlab.sources.ensure("fashion-mnist", download=False, log=lines.append) is False
+    (message,) = lines
+    for fix in ("apt-get install dataset-fashion-mnist", "python -m kdlab.data fetch",
+                "$KDLAB_DATA", "Places tried"):
+        assert fix in message
+    # and from the command line, as on a machine without the Debian package
+    import subprocess
+    import sys
+    import time
+
+    code = ("import sys, pathlib, kdlab.sources as s; s.SYSTEM_DIR = pathlib.Path(sys.argv[1]); "
+            "sys.exit(s.main(['ensure', 'fashion-mnist']))")
+    env = {**os.environ, "KDLAB_DATA": str(tmp_path / "empty"), "KDLAB_OFFLINE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "system")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 2 and "apt-get install dataset-fashion-mnist" in proc.stderr
+    assert proc.stderr.count("Fix:") == 1 and time.perf_counter() - start < 30
+
+
+def test_the_sources_module_needs_only_the_standard_library():
+    import subprocess
+    import sys
+
+    code = ("import sys; import kdlab.sources; "
+            "heavy = {'numpy', 'torch', 'sklearn', 'matplotlib'} & set(sys.modules); "
+            "print(sorted(heavy)); sys.exit(bool(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

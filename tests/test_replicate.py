@@ -11,6 +11,7 @@ import torch
 
 import kdlab.data
 import kdlab.replicate
+import kdlab.sources
 from kdlab.data import fraction_subset, load_dataset
 from kdlab.experiments import PAPER_MNIST, PAPER_SPEECH
 from kdlab.replicate import check_targets, main
@@ -198,8 +199,8 @@ def test_a_bad_profile_in_the_environment_is_an_argparse_error(monkeypatch, caps
 
 def test_a_missing_dataset_prints_where_it_looked(monkeypatch, capsys, tmp_path, fresh_loads):
     monkeypatch.delenv("KDLAB_DATA", raising=False)
-    monkeypatch.setattr(kdlab.data, "repo_data_dir", lambda: tmp_path / "repo")
-    monkeypatch.setattr(kdlab.data, "SYSTEM_DIR", tmp_path / "system")
+    monkeypatch.setattr(kdlab.sources, "repo_data_dir", lambda: tmp_path / "repo")
+    monkeypatch.setattr(kdlab.sources, "SYSTEM_DIR", tmp_path / "system")
     out = tmp_path / "out"
     assert main(["--dataset", "mnist", "--profile", "ci", "--out", str(out)]) == 1
     err = capsys.readouterr().err
