@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 #: The modules and the public names each defines (imported on first use).
 _MODULES: dict[str, str] = {
+    "batched": "BatchedMLP fit_batched",
     "clustering": "OnlineKMeans cluster_classes confusable_groups confusion_affinity",
     "covariance": "CovarianceAccumulator correlation_from_covariance prediction_correlation "
                   "prediction_covariance",
