@@ -129,6 +129,19 @@ def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, 
     cached ``logits`` is an error. ``y`` adds the hard-label term with weight ``1 − alpha``.
     With ``cache`` the trained student is stored and reloaded by :func:`kdlab.fit_cached`.
     """
+    targets, loss_fn = _targets_and_loss(X, teacher, logits, y, T, alpha, augment,
+                                         fit_kwargs.get("device"))
+    train = fit_cached if cache else fit
+    kwargs = dict(loss_fn=loss_fn, augment=augment, **fit_kwargs)
+    if cache:
+        kwargs["name"] = name or "student"
+        return train(student, X, targets, **kwargs)
+    train(student, X, targets, **kwargs)
+    return student
+
+
+def _targets_and_loss(X, teacher, logits, y, T, alpha, augment, device):
+    """The ``targets`` and ``loss_fn`` that :func:`fit` gets for a distillation (checked once)."""
     if (teacher is None) == (logits is None):
         raise ValueError("pass exactly one of teacher (a model) or logits (its cached outputs)")
     if augment is not None and teacher is None:
@@ -138,7 +151,7 @@ def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, 
     if not isinstance(X, (np.ndarray, torch.Tensor)):
         raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
     check_finite(X, "X")  # before the teacher runs, the cache key is built or training begins
-    device = get_device(fit_kwargs.get("device"))
+    device = get_device(device)
     n = len(X)
     if teacher is not None:
         teacher.to(device).eval()  # dropout off; no_grad keeps the teacher's weights untouched
@@ -166,10 +179,26 @@ def distill_student(student: nn.Module, X, *, teacher: nn.Module | None = None, 
     else:
         targets = functools.partial(_teacher_targets, teacher, labels)
     loss_fn = functools.partial(_batch_loss, T=float(T), alpha=float(alpha))
-    train = fit_cached if cache else fit
-    kwargs = dict(loss_fn=loss_fn, augment=augment, **fit_kwargs)
-    if cache:
-        kwargs["name"] = name or "student"
-        return train(student, X, targets, **kwargs)
-    train(student, X, targets, **kwargs)
-    return student
+    return targets, loss_fn
+
+
+def distill_job(student: nn.Module, X, *, logits, y=None, T: float = 4.0, alpha: float = 0.9,
+                name: str | None = None, **fit_kwargs) -> dict:
+    """:func:`distill_student` from cached ``logits``, as a job of :func:`kdlab.fit_cached_many`.
+
+    Keyed exactly as ``distill_student(student, X, logits=logits, y=y, T=T, alpha=alpha,
+    name=name, **fit_kwargs)`` keys it: many students (seeds, temperatures) are distilled
+    together as one batched model, and each is still found by ``distill_student`` (and the
+    other way round). See notebook 02.
+
+    Examples
+    --------
+    >>> from kdlab.models import MLP
+    >>> X, v = np.zeros((8, 4), np.float32), np.zeros((8, 3), np.float32)
+    >>> sorted(distill_job(MLP(4, (5,), 3), X, logits=v, T=2.0, epochs=1))
+    ['augment', 'epochs', 'loss_fn', 'model', 'name', 'targets']
+    """
+    targets, loss_fn = _targets_and_loss(X, None, logits, y, T, alpha, None,
+                                         fit_kwargs.get("device"))
+    return dict(model=student, targets=targets, loss_fn=loss_fn, augment=None,
+                name=name or "student", **fit_kwargs)

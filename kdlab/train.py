@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
@@ -482,26 +483,9 @@ def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose
     fit_kwargs.setdefault("seed", 0)
     fit_kwargs.pop("progress", None)
     checkpoint_every = fit_kwargs.pop("checkpoint_every", None)
-    key_kwargs = {k: v for k, v in fit_kwargs.items()
-                  if k not in ("device", "progress", "desc", "log")}
-    key = cache_key(model=model, X=X, targets=targets, fit=key_kwargs)
+    key = _fit_key(model, X, targets, fit_kwargs)
     label = name or type(model).__name__.lower()
-    for path in _find_cached(label, key):
-        try:
-            payload = _load_checked(path, key)
-        except Exception as exc:  # noqa: BLE001 - any unreadable cache file is retrained
-            warnings.warn(f"kdlab: cache file {path} is unusable ({exc}); retraining",
-                          RuntimeWarning, stacklevel=2)
-            try:
-                path.unlink(missing_ok=True)
-            except OSError:  # a read-only shared cache: leave it, write ours elsewhere
-                pass
-            continue
-        model.load_state_dict(payload["state_dict"])
-        model.history = payload["meta"]["history"]
-        model.to(get_device(fit_kwargs.get("device"))).eval()
-        if verbose:
-            print(f"kdlab: loaded {label} from the cache ({path.name})")
+    if _load_cached(model, label, key, fit_kwargs.get("device"), verbose):
         return model
     for root in cache_dirs():
         remove_orphans(root / "models")
@@ -513,21 +497,240 @@ def fit_cached(model: nn.Module, X, targets, *, name: str | None = None, verbose
         if verbose:
             fit_kwargs.setdefault("log", print)
     history = fit(model, X, targets, progress=verbose, checkpoint=checkpoint, **fit_kwargs)
+    path = _store_trained(model, label, key, history)
+    if path is not None and checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
+    if path is not None and verbose:
+        print(f"kdlab: trained {label} in {history['seconds']:.1f} s on {history['device']}; "
+              f"cached as {path.name}")
+    return model
+
+
+def fit_cached_many(X, jobs, *, save_at=(), verbose: bool = True, **fit_kwargs) -> list[nn.Module]:
+    """:func:`fit_cached` for many networks at once; the ones to train are trained together.
+
+    Job ``k`` is a dict ``{"model": ..., "targets": ..., "name": ..., **its own fit arguments}``
+    and stands for ``fit_cached(job["model"], X, job["targets"], name=job["name"], **fit_kwargs,
+    **its own arguments)``: it is keyed, loaded and saved exactly so, and either function finds
+    what the other trained. Those not in the cache are trained as one
+    :class:`kdlab.batched.BatchedMLP` by :func:`kdlab.batched.fit_batched` (each with its own
+    initial weights, seed, data order, targets and loss: the same training as :func:`fit`, to
+    float rounding) when they can be: :class:`kdlab.models.MLP` s of one shape without dropout,
+    trained by Adam at a constant learning rate, with the same number of epochs, batch size and
+    learning rate and no max-norm or checkpoints. Others are trained one after another by
+    :func:`fit_cached`. Returns the trained models, in the order of ``jobs``.
+
+    ``save_at``: epochs after which every batched member is saved as well, keyed as a training
+    of that many epochs. That is exact, not an approximation: with a constant learning rate the
+    first ``e`` epochs of a longer training *are* the ``e``-epoch training (same data order,
+    same steps), so a training curve is read back from the cache (see notebook 02).
+
+    Examples
+    --------
+    Three seeds of one network, trained together (here into a throw-away cache):
+
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> from kdlab.models import MLP
+    >>> X, y = np.random.default_rng(0).random((64, 4), dtype=np.float32), np.arange(64) % 3
+    >>> jobs = [dict(model=MLP(4, (8,), 3, seed=s), targets=y, seed=s, name=f"m{s}")
+    ...         for s in range(3)]
+    >>> with mock.patch.dict(os.environ, {"KDLAB_CACHE": tempfile.mkdtemp()}):
+    ...     nets = fit_cached_many(X, jobs, epochs=2, verbose=False)
+    >>> [len(net.history["loss"]) for net in nets]
+    [2, 2, 2]
+    """
+    if isinstance(jobs, dict) or not isinstance(jobs, (list, tuple)):
+        raise TypeError(f"jobs must be a list of dicts with 'model' and 'targets', got "
+                        f"{type(jobs).__name__}")
+    fit_kwargs.pop("progress", None)
+    specs = []
+    for i, job in enumerate(jobs):
+        if not isinstance(job, dict) or "model" not in job or "targets" not in job:
+            raise TypeError(f"jobs[{i}] must be a dict with 'model' and 'targets' (and fit "
+                            f"arguments), got {job!r:.80}")
+        kw = {**fit_kwargs, **{k: v for k, v in job.items()
+                               if k not in ("model", "targets", "name")}}
+        model, targets = job["model"], job["targets"]
+        check_training_data(model, X, targets, kw.get("loss_fn"))
+        _check_name(job.get("name"))
+        kw.setdefault("seed", 0)
+        kw.pop("progress", None)
+        if "epochs" not in kw:
+            raise TypeError(f"jobs[{i}]: the number of epochs is missing (epochs=...)")
+        specs.append((model, targets, job.get("name") or type(model).__name__.lower(), kw))
+    saves = sorted({_check_epoch(e, "save_at") for e in save_at})
+    todo, loaded = [], []
+    for model, targets, label, kw in specs:
+        key = _fit_key(model, X, targets, {k: v for k, v in kw.items()
+                                           if k != "checkpoint_every"})
+        if _load_cached(model, label, key, kw.get("device"), verbose=False):
+            loaded.append(label)
+        else:
+            todo.append((model, targets, label, kw, key))
+    if verbose and loaded:  # one line, not one per network
+        names = list(dict.fromkeys(loaded))
+        print(f"kdlab: loaded {len(loaded)} of {len(specs)} networks from the cache ("
+              f"{', '.join(names[:3])}{', …' if len(names) > 3 else ''})")
+    if todo:
+        for root in cache_dirs():
+            remove_orphans(root / "models")
+    batched, alone = _batchable_groups(todo)
+    for group in batched:
+        if len(group) == 1 and not saves:  # nothing to batch: fit itself
+            alone += group
+            continue
+        _fit_batched_group(X, group, saves, verbose)
+    for model, targets, label, kw, _ in alone:  # each e-epoch training of save_at is its own
+        for e in saves:
+            if e < kw["epochs"]:
+                fit_cached(copy.deepcopy(model), X, targets, name=label, verbose=verbose,
+                           **{**kw, "epochs": e})
+        fit_cached(model, X, targets, name=label, verbose=verbose, **kw)
+    return [model for model, *_ in specs]
+
+
+_BATCHED_FIT_ARGS = frozenset({"epochs", "batch_size", "lr", "weight_decay", "seed", "loss_fn",
+                               "augment", "device", "optimizer", "schedule", "max_norm", "desc",
+                               "momentum", "nesterov", "log"})
+
+
+def _batchable_groups(todo: list) -> tuple[list[list], list]:
+    """``todo`` split into groups that one batched model can train, and the rest."""
+    from kdlab.models import MLP
+
+    groups: dict = {}
+    alone = []
+    for item in todo:
+        model, _, _, kw, _ = item
+        cfg = getattr(model, "config", None)
+        ok = (type(model) is MLP and not cfg["dropout"] and not cfg["input_dropout"]
+              and set(kw) <= _BATCHED_FIT_ARGS and kw.get("optimizer", "adam") == "adam"
+              and kw.get("schedule", "constant") == "constant" and kw.get("max_norm") is None)
+        if not ok:
+            alone.append(item)
+            continue
+        shape = (cfg["in_features"], tuple(cfg["hidden"]), cfg["n_classes"], kw.get("epochs"),
+                 kw.get("batch_size", 128), float(kw.get("lr", 1e-3)),
+                 float(kw.get("weight_decay", 0.0)), str(kw.get("device")), kw.get("augment"))
+        groups.setdefault(shape, []).append(item)
+    return list(groups.values()), alone
+
+
+def _check_epoch(e, name: str) -> int:
+    if isinstance(e, bool) or not isinstance(e, int) or e < 1:
+        raise ValueError(f"{name} must hold epochs (ints >= 1), got {e!r}")
+    return e
+
+
+def _fit_batched_group(X, group: list, saves: list, verbose: bool) -> None:
+    """Train ``group`` (items of :func:`fit_cached_many`) as one BatchedMLP; cache each member."""
+    from kdlab.batched import BatchedMLP, fit_batched
+
+    models = [item[0] for item in group]
+    kw0 = group[0][3]
+    epochs, batch_size = kw0["epochs"], kw0.get("batch_size", 128)
+    device = get_device(kw0.get("device"))
+    nets = BatchedMLP.from_mlps(models)
+    picks, losses = [], []
+    for _, targets, _, kw, _ in group:
+        if callable(targets):
+            picks.append(targets)
+        else:
+            Tt = _as_tensor(targets, "targets", device)
+            picks.append(functools.partial(_rows, Tt if Tt.is_floating_point() else Tt.long()))
+        losses.append(kw.get("loss_fn") or _default_loss)
+    n = len(X)
+    steps_per_epoch = -(-n // batch_size)
+    snapshots: dict[int, list[torch.Tensor]] = {}
+    calls = 0
+
+    def batch_targets(xb, idx):  # also keeps the weights after each epoch of `saves`
+        nonlocal calls
+        epoch, step = divmod(calls, steps_per_epoch)
+        if step == 0 and epoch in saves:
+            snapshots[epoch] = [p.detach().clone() for p in nets.parameters()]
+        calls += 1
+        return [pick(xb[k], idx[k]) for k, pick in enumerate(picks)]
+
+    def batch_loss(logits, tb, idx):
+        return torch.stack([loss(logits[k], tb[k]) for k, loss in enumerate(losses)])
+
+    # the keys of the e-epoch trainings, from the initial weights (before they change)
+    snap_keys = {e: [_fit_key(model, X, targets, {**kw, "epochs": e})
+                     for model, targets, _, kw, _ in group] for e in saves if e < epochs}
+    labels = list(dict.fromkeys(item[2] for item in group))
+    desc = f"training {len(group)} networks together ({labels[0]}" + \
+        (", …)" if len(labels) > 1 else ")")
+    history = fit_batched(nets, X, batch_targets, epochs=epochs, batch_size=batch_size,
+                          lr=kw0.get("lr", 1e-3), weight_decay=kw0.get("weight_decay", 0.0),
+                          seeds=[kw["seed"] for _, _, _, kw, _ in group], loss_fn=batch_loss,
+                          augment=kw0.get("augment"), device=device, progress=verbose,
+                          desc=desc)
+    final = [p.detach().clone() for p in nets.parameters()]
+    for e in [*snap_keys, epochs]:
+        weights = final if e == epochs else snapshots.get(e)
+        if weights is None:
+            continue
+        with torch.no_grad():
+            for p, value in zip(nets.parameters(), weights, strict=True):
+                p.copy_(value)
+        for k, (model, _, label, _, key) in enumerate(group):
+            h = {"loss": history["loss"][k][:e], "device": history["device"],
+                 "seconds": history["seconds"] * e / max(epochs, 1), "batched": len(group)}
+            target = model if e == epochs else copy.deepcopy(model)
+            target.load_state_dict(nets.member(k).state_dict())
+            target.to(device).eval()
+            _store_trained(target, label, key if e == epochs else snap_keys[e][k], h)
+    if verbose:
+        print(f"kdlab: trained {len(group)} networks together ({', '.join(labels)}) in "
+              f"{history['seconds']:.1f} s on {history['device']}; cached")
+
+
+def _rows(T: torch.Tensor, xb, idx):
+    return T[idx]
+
+
+def _fit_key(model: nn.Module, X, targets, fit_kwargs: dict) -> str:
+    """The cache key of ``fit(model, X, targets, **fit_kwargs)``: what shapes the weights."""
+    key_kwargs = {k: v for k, v in fit_kwargs.items()
+                  if k not in ("device", "progress", "desc", "log")}
+    return cache_key(model=model, X=X, targets=targets, fit=key_kwargs)
+
+
+def _load_cached(model: nn.Module, label: str, key: str, device, verbose: bool) -> bool:
+    """Load the weights cached under ``key`` into ``model``; False when there are none."""
+    for path in _find_cached(label, key):
+        try:
+            payload = _load_checked(path, key)
+        except Exception as exc:  # noqa: BLE001 - any unreadable cache file is retrained
+            warnings.warn(f"kdlab: cache file {path} is unusable ({exc}); retraining",
+                          RuntimeWarning, stacklevel=3)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # a read-only shared cache: leave it, write ours elsewhere
+                pass
+            continue
+        model.load_state_dict(payload["state_dict"])
+        model.history = payload["meta"]["history"]
+        model.to(get_device(device)).eval()
+        if verbose:
+            print(f"kdlab: loaded {label} from the cache ({path.name})")
+        return True
+    return False
+
+
+def _store_trained(model: nn.Module, label: str, key: str, history: dict) -> Path | None:
+    """Save the trained ``model`` under ``key`` (its history in ``model.history``)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     meta = {"format": CACHE_FORMAT, "key": key, "digest": _state_digest(state),
             "history": history, "name": label}
     model.history = history
     try:
-        path = _write_model(label, key, {"state_dict": state, "meta": meta})
+        return _write_model(label, key, {"state_dict": state, "meta": meta})
     except OSError as exc:
-        warnings.warn(str(exc), RuntimeWarning, stacklevel=2)
-        return model
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
-    if verbose:
-        print(f"kdlab: trained {label} in {history['seconds']:.1f} s on {history['device']}; "
-              f"cached as {path.name}")
-    return model
+        warnings.warn(str(exc), RuntimeWarning, stacklevel=3)
+        return None
 
 
 def _checkpoint_path(label: str, key: str) -> Path | None:
