@@ -59,7 +59,7 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         progress: bool = True, desc: str | None = None, optimizer: str = "adam",
         momentum: float = 0.9, nesterov: bool = True, schedule: str = "constant",
         max_norm: float | None = None, checkpoint=None, checkpoint_every: int = 5,
-        log=None) -> dict:
+        log=None, val=None, patience: int | None = None) -> dict:
     """Train ``model`` on tensors held in memory (no DataLoader); return the history.
 
     Parameters
@@ -100,12 +100,20 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         :func:`fit_cached` removes it once the trained model is saved.
     log : callable, optional
         Receives one line at every checkpoint (epoch, loss, time left).
+    val : (X_val, targets_val), optional
+        Held-out data for early stopping: after every epoch the mean loss on it is measured
+        (``loss_fn``, eval mode), and training ends with the weights of the epoch where it was
+        lowest. Not with ``checkpoint``.
+    patience : int, optional
+        With ``val``: stop once the held-out loss has not improved for this many epochs
+        (``None``: train every epoch, still keeping the best one).
 
     Returns
     -------
     dict
         ``{"loss": [mean loss per epoch], "seconds": wall time, "device": str}``
-        (``"resumed_at"``: the epoch a checkpoint resumed from, when one did).
+        (``"resumed_at"``: the epoch a checkpoint resumed from, when one did; with ``val``:
+        ``"val_loss"`` per epoch, ``"best_epoch"`` kept and ``"epochs_run"``).
     """
     for name, value, lo in [("epochs", epochs, 0), ("batch_size", batch_size, 1)]:
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
@@ -140,6 +148,21 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
             or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
     loss_fn = loss_fn or _default_loss
+    if val is not None:
+        if checkpoint is not None:
+            raise ValueError("val (early stopping) cannot be combined with checkpoint")
+        if not isinstance(val, (tuple, list)) or len(val) != 2 or callable(val[1]):
+            raise ValueError("val must be a pair (X_val, targets_val) of arrays")
+        check_training_data(model, val[0], val[1], loss_fn)
+        Xv = _as_tensor(val[0], "val[0]", device, torch.float32)
+        Tv = _as_tensor(val[1], "val[1]", device)
+        if len(Tv) != len(Xv) or len(Xv) == 0:
+            raise ValueError(f"val: expected as many targets as inputs (at least one), got "
+                             f"{len(Xv)} and {len(Tv)}")
+        Tv = Tv if Tv.is_floating_point() else Tv.long()
+    if patience is not None and (val is None or isinstance(patience, bool)
+                                 or not isinstance(patience, int) or patience < 1):
+        raise ValueError(f"patience must be an int >= 1, and needs val; got {patience!r}")
     model.to(device)
     if optimizer == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -186,6 +209,9 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 total += loss.detach() * len(idx)
             history["loss"].append(float(total) / max(n, 1))
             done = epoch + 1
+            if val is not None and _early_stop(model, Xv, Tv, loss_fn, history, done,
+                                               patience):
+                break
             if checkpoint is not None and done < epochs and done % checkpoint_every == 0:
                 _save_checkpoint(Path(checkpoint), signature, model, opt, gen, history,
                                  done, time.perf_counter() - start)
@@ -200,8 +226,25 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 # floods a notebook's message channel (hundreds of widget updates a second)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", refresh=False)
     model.eval()
+    if val is not None and "_best_state" in history:
+        model.load_state_dict(history.pop("_best_state"))
+        history["epochs_run"] = len(history["loss"])
     history["seconds"] = time.perf_counter() - start + history.pop("_seconds_before", 0.0)
     return history
+
+
+@torch.no_grad()
+def _early_stop(model, Xv, Tv, loss_fn, history, done, patience) -> bool:
+    """Record the held-out loss after epoch ``done``, keep the best weights; stop now?"""
+    model.eval()
+    total = sum(float(loss_fn(model(Xv[i:i + 4096]), Tv[i:i + 4096])) * len(Xv[i:i + 4096])
+                for i in range(0, len(Xv), 4096))
+    loss = total / len(Xv)
+    history.setdefault("val_loss", []).append(loss)
+    if "_best_state" not in history or loss < min(history["val_loss"][:-1]):
+        history["_best_state"] = copy.deepcopy(model.state_dict())
+        history["best_epoch"] = done
+    return patience is not None and done - history["best_epoch"] >= patience
 
 
 def _duration(seconds: float) -> str:
