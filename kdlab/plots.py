@@ -294,8 +294,9 @@ def plot_vs_temperature(temperatures, curves, ax=None, ylabel="value", title=Non
 
 
 def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="value",
-                      fmt=".2f", cmap="Blues"):
-    """Heat map of a C x C matrix over classes (rows: true class), each cell annotated.
+                      fmt=".2f", cmap="Blues", *, xlabel="class", ylabel="true class",
+                      center=None):
+    """Heat map of a C x C matrix over classes (rows: true class by default), each cell annotated.
 
     Parameters
     ----------
@@ -313,6 +314,12 @@ def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="valu
         Format of the numbers written in the cells; ``None`` writes none.
     cmap : str, default "Blues"
         Colour map.
+    xlabel, ylabel : str
+        What the columns and the rows are (default "class" and "true class"; e.g. for a
+        covariance of predicted probabilities, both are predicted probabilities).
+    center : float, optional
+        Make the colour scale symmetric about this value (for a diverging ``cmap`` such as
+        "RdBu_r": its middle colour, white, at ``center``, e.g. 0 for a covariance).
 
     Returns
     -------
@@ -325,6 +332,10 @@ def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="valu
     >>> ax = plot_class_matrix(np.eye(3), ["a", "b", "c"], ax=Figure().subplots())
     >>> ax.images[0].get_array().shape
     (3, 3)
+    >>> ax = plot_class_matrix([[2.0, -0.5], [-0.5, 1.0]], ax=Figure().subplots(),
+    ...                        cmap="RdBu_r", center=0, ylabel="P_i", xlabel="P_j")
+    >>> ax.images[0].get_clim()
+    (-2.0, 2.0)
 
     See notebook 01.
     """
@@ -332,13 +343,20 @@ def plot_class_matrix(matrix, class_names=None, ax=None, title=None, label="valu
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"matrix must be square (C, C), got shape {m.shape}")
     names = _names(class_names, m.shape[0])
+    limits = {}
+    if center is not None:
+        if isinstance(center, bool) or not isinstance(center, numbers.Real) or not np.isfinite(
+                center):
+            raise ValueError(f"center must be a finite number, got {center!r}")
+        half = float(np.abs(m - center).max()) or 1.0
+        limits = dict(vmin=center - half, vmax=center + half)
     ax = _new_axes(ax, (0.55 * len(names) + 2.5, 0.5 * len(names) + 1.5))
-    _heatmap(ax, m, label, fmt, cmap=cmap)
+    _heatmap(ax, m, label, fmt, cmap=cmap, **limits)
     ticks = np.arange(len(names))
     ax.set_xticks(ticks, names, rotation=45, ha="right")
     ax.set_yticks(ticks, names)
-    ax.set_xlabel("class")
-    ax.set_ylabel("true class")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
     return ax

@@ -143,6 +143,19 @@ def test_plot_class_matrix(ax):
         plot_class_matrix(np.zeros((2, 3)), ax=ax)
 
 
+def test_plot_class_matrix_names_its_axes_and_centres_a_diverging_scale(ax):
+    cov = np.array([[0.09, -0.01, -0.08], [-0.01, 0.02, -0.01], [-0.08, -0.01, 0.09]])
+    plot_class_matrix(cov, ax=ax, cmap="RdBu_r", center=0.0, xlabel="P_j", ylabel="P_i")
+    assert ax.get_xlabel() == "P_j" and ax.get_ylabel() == "P_i"
+    image = ax.images[0]
+    assert image.get_clim() == pytest.approx((-0.09, 0.09))
+    white = image.cmap(image.norm(0.0))  # the middle of RdBu_r, where 0 is
+    assert white == pytest.approx(image.cmap(0.5))
+    for bad in (float("nan"), "0", True):
+        with pytest.raises(ValueError, match="center must be a finite number"):
+            plot_class_matrix(cov, ax=ax, center=bad)
+
+
 @pytest.mark.parametrize("cmap", ["Blues", "viridis", "Greys_r"])
 def test_plot_class_matrix_text_is_readable_on_its_cell(ax, cmap):
     from matplotlib.colors import to_rgb
