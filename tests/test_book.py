@@ -1,4 +1,5 @@
-"""The website: builds at the ci profile, stops on a failing cell, loads nothing remote."""
+"""The website: builds at the ci profile, stops on a failing cell, loads nothing remote, shows
+the lesson without kdlab's log lines, and links to a repository only when one is configured."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 MATHJAX = "_static/vendor/mathjax/tex-mml-chtml.js"
-COLAB = "https://colab.research.google.com/github/kdlab/kdlab/blob/main/{}.ipynb"
-BINDER = "https://mybinder.org/v2/gh/kdlab/kdlab/main?urlpath=lab/tree/{}.ipynb"
+COLAB = "https://colab.research.google.com/github/{repo}/blob/{branch}/{name}.ipynb"
+BINDER = "https://mybinder.org/v2/gh/{repo}/{branch}?urlpath=lab/tree/{name}.ipynb"
+LAUNCH_SITES = ("colab.research.google.com", "mybinder.org")
 
 pytestmark = [
     pytest.mark.slow,
@@ -104,16 +106,54 @@ def test_pages_with_widgets_load_the_local_widget_manager(site):
             assert "_static/vendor/jupyter-widgets/embed-amd.js" in text, page
 
 
-def test_every_chapter_has_colab_and_binder_links(site):
+def repository() -> dict:
+    """The ``repository`` section of book/_config.yml."""
+    return yaml.safe_load((BOOK / "_config.yml").read_text()).get("repository") or {}
+
+
+def test_launch_links_follow_the_one_repository_setting(site):
+    """``repository.url`` drives every launch button; while it is empty there is none (a link to
+    a placeholder repository would 404), and no notebook carries a badge of its own."""
     assert notebook_chapters()
+    url, branch = (repository().get("url") or "").strip(), repository().get("branch", "main")
     for name in notebook_chapters():
         page = (site / f"{name}.html").read_text()
-        assert COLAB.format(name) in page
-        assert BINDER.format(name) in page
+        if url:
+            repo = url.rstrip("/").split("github.com/", 1)[1]
+            assert COLAB.format(repo=repo, branch=branch, name=name) in page
+            assert BINDER.format(repo=repo, branch=branch, name=name) in page
+        else:
+            assert not any(launch in page for launch in LAUNCH_SITES), name
+        source = (ROOT / f"{name}.ipynb").read_text()
+        assert not any(launch in source for launch in LAUNCH_SITES), f"{name}: a launch badge"
+
+
+def test_pages_show_the_lesson_not_kdlab_log_lines(site):
+    """kdlab's log lines ("kdlab: trained ...", "kdlab: loaded ...") stay in JupyterLab; the
+    build trains every model afresh (its own cache), so without the filter they would show."""
+    for name in notebook_chapters():
+        page = (site / f"{name}.html").read_text()
+        for log in ("kdlab: trained", "kdlab: loaded"):
+            assert log not in page, f"{name}: {log} ..."
 
 
 def test_footer_names_the_profile(site):
     assert "run profile <code>ci</code>" in (site / "book" / "intro.html").read_text()
+
+
+def test_log_lines_are_recognised_by_their_prefix():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kdlab_book", BOOK / "_ext" / "kdlab_book.py")
+    kdlab_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kdlab_book)
+    text = ("kdlab: trained teacher in 4.2 s on cpu; cached as teacher-0.pt\n"
+            "teacher  67 errors\n"
+            "kdlab: loaded student from the cache (student-1.pt)\n"
+            "  kdlab: quoted, not a log line\n")
+    assert kdlab_book.without_log_lines(text) == ("teacher  67 errors\n"
+                                                  "  kdlab: quoted, not a log line\n")
+    assert kdlab_book.without_log_lines("kdlab: loaded x from the cache (x.pt)\n") == ""
 
 
 def test_a_failing_cell_fails_the_build(tmp_path, build_book):

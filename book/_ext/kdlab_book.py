@@ -8,9 +8,16 @@
 - The build stops early, with the fix, when the vendored JavaScript is missing, and a change
   to a static file (book/_static) rewrites the pages, so that Sphinx copies it: by itself
   Sphinx copies static files only when some page is out of date.
-- Images on another site (the launch badges at the top of each notebook) become their alt
-  text, still inside their link: the site fetches nothing remote, and every chapter page
-  has launch buttons in its header anyway.
+- ``repository.url`` in book/_config.yml is the one switch for links to the repository: set,
+  every chapter page gets the repository button and the Colab and Binder launch buttons
+  (``launch_buttons``) built from it; empty (as long as the lab has no public home), there are
+  none, rather than links to a placeholder that 404 on first click.
+- kdlab's log lines ("kdlab: trained ... cached as ...", "kdlab: loaded ... from the cache")
+  stay in JupyterLab but are left out of the pages: the website shows the lesson, not the logs.
+  Every line of a stdout output that starts with ``kdlab: `` is dropped, and an output left
+  empty goes with it.
+- Images on another site (e.g. a badge in a notebook's markdown) become their alt text, still
+  inside their link: the site fetches nothing remote.
 - sphinx-thebe's scripts are left out of the pages: live code is off (``launch_buttons.thebe:
   false``), they name thebe's script on unpkg.com, and its inline one, added twice, is a
   JavaScript error ("Identifier 'THEBE_JS_URL' has already been declared").
@@ -36,6 +43,9 @@ PROFILES = ("ci", "laptop", "paper")
 DEFAULT_PROFILE = "laptop"
 FETCH_HINT = "bash book/fetch_assets.sh"
 STAMP = "kdlab-code.sha256"
+LOG_PREFIX = "kdlab: "  # kdlab's own log lines (kdlab/train.py, fit_cached)
+LAUNCH_PROVIDERS = ("binderhub_url", "colab_url", "jupyterhub_url", "deepnote_url",
+                    "jupyterlite_url")
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +105,15 @@ def _configure(app: Sphinx, config: Config) -> None:
         stamp.write_text(fingerprint)
         config.nb_execution_cache_path = str(cache)
 
-    footer = f"<p>Notebook outputs computed at run profile <code>{profile}</code>.</p>"
     options = dict(config.html_theme_options or {})
+    repository = str(options.get("repository_url") or "").strip()
+    options["use_repository_button"] = bool(repository)
+    if not repository:  # no public repository: no launch button may point at one
+        launch = dict(options.get("launch_buttons") or {})
+        for key in LAUNCH_PROVIDERS:
+            launch[key] = ""
+        options["launch_buttons"] = launch
+    footer = f"<p>Notebook outputs computed at run profile <code>{profile}</code>.</p>"
     options["extra_footer"] = (options.get("extra_footer") or "") + footer
     config.html_theme_options = options
     # The theme (pydata's) reads its colour mode from the page context, not its options.
@@ -153,6 +170,36 @@ class RemoteImagesToText(SphinxTransform):
                 image.replace_self(nodes.paragraph(text, text, classes=["kdlab-remote-image"]))
 
 
+def without_log_lines(text: str) -> str:
+    """``text`` without the lines that start with kdlab's log prefix ``"kdlab: "``."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith(LOG_PREFIX))
+
+
+class DropLogLines(SphinxTransform):
+    """Leave kdlab's log lines out of the notebooks' stdout outputs (empty outputs go too)."""
+
+    default_priority = 210
+
+    def apply(self, **kwargs) -> None:
+        for block in list(self.document.findall(nodes.literal_block)):
+            if not {"output", "stream"} <= set(block.get("classes", [])):
+                continue
+            text = block.astext()
+            kept = without_log_lines(text)
+            if kept == text:
+                continue
+            parent = block.parent
+            if kept.strip():
+                block.children = []
+                block += nodes.Text(kept)
+                block.rawsource = kept
+            else:
+                parent.remove(block)
+                if isinstance(parent, nodes.container) and not parent.children:
+                    parent.parent.remove(parent)
+
+
 def setup(app: Sphinx) -> dict:
     """Register the extension."""
     app.add_config_value("kdlab_profile", DEFAULT_PROFILE, "env", types=[str])
@@ -163,4 +210,5 @@ def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", _check_assets)
     app.connect("html-page-context", _drop_thebe, priority=900)  # after the others add scripts
     app.add_transform(RemoteImagesToText)
+    app.add_transform(DropLogLines)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
