@@ -8,6 +8,7 @@ own download. Screenshots are saved in ``test-artifacts/`` (git-ignored) for a p
 - The website (built once per session, see ``book_site`` in conftest.py): every chapter page
   loads with no failed request, no console error and no request to another host; its maths is
   typeset, its figures are drawn, and its kernel-free twin answers its slider and buttons.
+  On every page, once MathJax has typeset it, no raw TeX delimiter is left in its prose.
 """
 
 from __future__ import annotations
@@ -52,11 +53,15 @@ sync_api = pytest.importorskip(
     reason="Playwright is not installed: pip install -e '.[test]' (it drives Debian's Chromium)")
 
 
+def pages() -> list[str]:
+    """Every page named in book/_toc.yml, root first, as paths without suffix."""
+    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
+    return [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
+
+
 def chapters() -> list[str]:
     """The chapter notebooks named in book/_toc.yml, as paths without suffix."""
-    toc = yaml.safe_load((ROOT / "book" / "_toc.yml").read_text())
-    return [entry["file"] for part in toc["parts"] for entry in part["chapters"]
-            if entry["file"].startswith("notebooks/")]
+    return [name for name in pages() if name.startswith("notebooks/")]
 
 
 def shot(page_or_element, name: str) -> None:
@@ -373,3 +378,37 @@ def test_chapter_twin_answers_its_slider_and_buttons(site_url, page, chapter):
     assert frame.evaluate("i => i.complete && i.naturalWidth > 0")
     shot(twin, f"site-{name}-twin")
     assert_nothing_went_wrong(page, name)
+
+
+# The text of the page a reader sees, once MathJax (if the page loads it) has typeset the maths:
+# for each text node outside code, outputs, scripts and typeset maths that still holds a TeX
+# delimiter, the text around it.
+RAW_TEX = r"""async () => {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+        await MathJax.startup.promise;
+    }
+    const skip = "pre, code, kbd, samp, script, style, textarea, mjx-container, .cell_output, "
+        + ".output, .highlight, .widget-subarea";
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const found = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        if (!node.parentElement || node.parentElement.closest(skip)) continue;
+        const text = node.textContent;
+        const match = text.match(/\$|\\\(|\\\)|\\\[|\\\]/);
+        if (match) {
+            found.push(text.slice(Math.max(0, match.index - 50), match.index + 50).trim());
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("name", pages())
+def test_no_raw_tex_is_left_after_mathjax(site_url, page, name):
+    """Every formula of every page renders: after MathJax has run, no ``$``, ``\\(``, ``\\)``,
+    ``\\[`` or ``\\]`` is left in the page's prose (code and cell outputs excluded)."""
+    page.goto(f"{site_url}/{name}.html", wait_until="load")
+    page.wait_for_load_state("networkidle")
+    raw = page.evaluate(RAW_TEX)
+    assert raw == [], f"{name}: TeX that MathJax did not typeset:\n" + "\n".join(raw)
+    assert page.locator("mjx-merror").count() == 0, f"{name}: a formula MathJax cannot read"
