@@ -46,6 +46,22 @@ class Profile:
     checkpoint_every : int or None
         Long trainings save their state every this many epochs and resume after an
         interruption (``None``: no checkpoints).
+    ensemble_size : int
+        Members of the ensemble that chapter 02 distils into one network (paper: 10).
+    ensemble_hidden : tuple of int
+        Hidden-layer widths of each member and of the network distilled from them.
+    sweep_temperatures : tuple of float
+        Temperatures of chapter 02's sweep with seeds (the paper's 2.5-4 inside).
+    sweep_seeds : int
+        Seeds (initial weights and data order) of every network of the sweep.
+    sweep_hidden : tuple of int
+        The large student of the sweep (the paper's claim is about "300 or more" units).
+    sweep_n_train : int or None
+        Transfer set of the sweep: this many training images (stratified; ``None``: all).
+    tiny_epochs : int
+        Epochs of the tiny student in the sweep: long enough to converge.
+    tiny_lr : float or None
+        Its learning rate (``None``: the students' recipe's).
     """
 
     name: str
@@ -67,6 +83,14 @@ class Profile:
     teacher_recipe: tuple[tuple[str, object], ...] = ()
     student_recipe: tuple[tuple[str, object], ...] = ()
     checkpoint_every: int | None = None
+    ensemble_size: int = 3
+    ensemble_hidden: tuple[int, ...] = (100, 100)
+    sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
+    sweep_seeds: int = 3
+    sweep_hidden: tuple[int, ...] = (300, 300)
+    sweep_n_train: int | None = None
+    tiny_epochs: int = 100
+    tiny_lr: float | None = None
 
     def fit_options(self, role: str) -> dict:
         """The :func:`kdlab.fit_cached` arguments of the ``"teacher"`` or the ``"student"``.
@@ -102,12 +126,16 @@ PROFILES: dict[str, Profile] = {
         epochs=20, teacher_epochs=20, batch_size=128, lr=1e-3,
         teacher_hidden=(256, 256), student_hidden=(64, 64), tiny_hidden=(30, 30),
         teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 4.0, 8.0, 20.0),
+        ensemble_size=3, ensemble_hidden=(64, 64), sweep_hidden=(64, 64), sweep_n_train=600,
+        tiny_epochs=40, tiny_lr=3e-3,
     ),
     "laptop": Profile(
         name="laptop", dataset="fashion-mnist", n_train=10000, n_test=None, seed=0,
         epochs=20, teacher_epochs=30, batch_size=128, lr=1e-3,
         teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
         teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 3.0, 8.0, 20.0),
+        ensemble_size=8, ensemble_hidden=(100, 100), sweep_n_train=2000, tiny_epochs=100,
+        tiny_lr=3e-3,
     ),
     "paper": Profile(
         name="paper", dataset="fashion-mnist", n_train=None, n_test=None, seed=0,
@@ -117,6 +145,8 @@ PROFILES: dict[str, Profile] = {
         temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
         teacher_input_dropout=0.2, teacher_recipe=(*_SGD_COSINE, ("max_norm", 3.0)),
         student_recipe=_SGD_COSINE, checkpoint_every=5,
+        ensemble_size=10, ensemble_hidden=(800, 800), sweep_temperatures=(
+            1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0), tiny_epochs=200,
     ),
 }
 
