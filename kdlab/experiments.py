@@ -806,3 +806,412 @@ def seeded_table(teacher_errors, sweep: dict, T: float = T_HIGH) -> dict:
                     "gap_closed": float(np.std(gaps))},
             "paper": dict(zip(("teacher", "student", "distilled"), paper, strict=True)),
             "paper_gap_closed": gap_closed(*paper)}
+
+
+# ==============================================================================================
+# The specialists experiment (issue 20): chapters 03-05 and kdlab.replicate
+# ==============================================================================================
+#
+# Section 5 of the paper under the conditions that made it work on JFT: a generalist short of
+# capacity for the fine distinctions, groups found on held-out predictions, specialists of the
+# same shape that spend it on their group, and three controls, over several seeds.
+
+#: Share of the training images held out (from the training set, never the test set) for the
+#: clustering of chapter 03 and the specialists' early stopping.
+SPECIALIST_VAL_FRACTION = 0.1
+#: The generalist's confidence strata of the Table-4 analysis (chapter 05).
+CONFIDENCE_EDGES = (0.0, 0.6, 0.9, 1.0)
+#: The paper's JFT numbers (section 5): accuracy of the generalist and of the combination with
+#: 61 specialists, and Table 4's relative gain for one and for nine covering specialists.
+PAPER_JFT = {"generalist": 0.250, "combined": 0.261, "gain_1_covering": 0.034,
+             "gain_9_covering": 0.166}
+
+
+def specialist_data(profile, dataset: str | None = None):
+    """The training and test sets of the specialists experiment (chapters 03-05).
+
+    ``profile.specialist_n_train`` training images (stratified, seeded; ``None``, or more than
+    there are: all) and the profile's ``n_test`` test images, of ``dataset`` (default
+    ``profile.dataset``).
+    """
+    from kdlab.data import load_dataset
+    from kdlab.profiles import Profile
+
+    p = profile
+    if not isinstance(p, Profile):
+        raise TypeError(f"profile must be a kdlab Profile (kdlab.get_profile()), got "
+                        f"{type(p).__name__}")
+    name = p.dataset if dataset is None else dataset
+
+    def load(split, n):
+        full = load_dataset(name, split)
+        return full if n is None or n >= len(full) else load_dataset(name, split, n=n,
+                                                                      seed=p.seed)
+
+    return load("train", p.specialist_n_train), load("test", p.n_test)
+
+
+def specialist_split(train, profile) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``train`` to fit on, and the held-out rows (a stratified tenth, seeded)."""
+    from kdlab.data import train_val_split
+
+    _check_profile_data(profile, train)
+    return train_val_split(train.y, SPECIALIST_VAL_FRACTION, seed=profile.seed)
+
+
+def train_small_generalists(train, profile, *, verbose: bool = True) -> list[nn.Module]:
+    """The generalists of the specialists experiment, one per seed, from the cache.
+
+    ``MLP(D, profile.specialist_hidden, C, seed=p.seed + s)`` trained on the fitting rows of
+    :func:`specialist_split` with hard labels, ``specialist_epochs`` epochs of Adam (seed
+    ``p.seed + s``), for ``s = 0 … specialist_seeds - 1``; all seeds trained together as one
+    batched model (:func:`kdlab.train.fit_cached_many`). Chapter 03 clusters the first one's
+    held-out predictions. See notebooks 03-05.
+    """
+    from kdlab.models import MLP
+    from kdlab.train import fit_cached_many
+
+    p = profile
+    fit_rows, _ = specialist_split(train, p)
+    D, C = train.X.shape[1], len(train.classes)
+    jobs = [dict(model=MLP(D, p.specialist_hidden, C, seed=p.seed + s), targets=train.y[fit_rows],
+                 seed=p.seed + s, name=f"small-generalist-{s}")
+            for s in range(p.specialist_seeds)]
+    return fit_cached_many(train.X[fit_rows], jobs, epochs=p.specialist_epochs,
+                           batch_size=p.batch_size, lr=p.lr, verbose=verbose)
+
+
+def specialist_groups(generalist, train, profile) -> list[np.ndarray]:
+    """The confusable groups: K-means on the correlation of the generalist's *held-out*
+    predictions (chapter 03), ``profile.specialist_clusters`` clusters, groups of 2 or more."""
+    from kdlab.clustering import confusable_groups
+    from kdlab.covariance import prediction_correlation
+    from kdlab.train import predict_proba
+
+    _, val_rows = specialist_split(train, profile)
+    probs = predict_proba(generalist, train.X[val_rows])
+    return confusable_groups(prediction_correlation(probs), profile.specialist_clusters)
+
+
+def random_groups(groups, n_classes: int, seed: int) -> list[np.ndarray]:
+    """Random groups of the same sizes as ``groups``, disjoint, none equal to one of them.
+
+    The control of "specialists on random class groups": classes drawn by a seeded random
+    permutation, cut into pieces of the sizes of ``groups``.
+
+    Examples
+    --------
+    >>> [len(g) for g in random_groups([np.array([0, 2, 4, 6]), np.array([5, 7, 9])], 10, 0)]
+    [4, 3]
+    """
+    sizes = [len(g) for g in groups]
+    if sum(sizes) > n_classes:
+        raise ValueError(f"groups hold {sum(sizes)} classes in all, more than {n_classes}")
+    real = {tuple(sorted(int(c) for c in g)) for g in groups}
+    rng = np.random.default_rng(seed)
+    for _ in range(1000):
+        order, out, start = rng.permutation(n_classes), [], 0
+        for size in sizes:
+            out.append(np.sort(order[start:start + size]))
+            start += size
+        if not any(tuple(g.tolist()) in real for g in out):
+            return out
+    raise ValueError("no random groups of these sizes differ from the given ones")
+
+
+def compute_matched_epochs(train_y, groups, profile) -> int:
+    """Extra epochs that give a generalist the examples its specialists may train on.
+
+    A specialist of group ``S`` trains at most ``specialist_epochs`` epochs on its 50/50 set
+    (all of ``S`` and as many others); the compute-matched generalist gets, over all its
+    training images, at least as many example presentations as all the specialists together
+    (rounded up): so "the specialist is better" cannot mean "it trained longer".
+    """
+    from kdlab.specialists import specialist_dataset
+
+    p = profile
+    sizes = sum(len(specialist_dataset(train_y, g, 0.5, p.seed).indices) for g in groups)
+    return max(1, math.ceil(p.specialist_epochs * sizes / len(train_y)))
+
+
+def _as_groups(groups) -> list[list[int]]:
+    return [[int(c) for c in g] for g in groups]
+
+
+class SpecialistExperiment:
+    """What :func:`specialist_experiment` trained and measured; see notebooks 04 and 05.
+
+    Attributes
+    ----------
+    groups : list of int arrays
+        The confusable groups (from the first seed's held-out predictions), shared by every seed.
+    seeds : list of int
+        One entry per seed.
+    generalists, compute_matched : list of MLP
+        Per seed: the generalist, and the same network trained ``extra_epochs`` more.
+    specialists, random_specialists : list of lists of Specialist
+        Per seed: one specialist per group, and one per random group (``random_groups[s]``).
+    in_group : dict of arrays (seeds, groups)
+        Within-group test accuracy (:func:`kdlab.specialists.within_group_accuracy`) of the
+        ``"generalist"``, the ``"specialist"`` and the ``"compute_matched"`` generalist.
+    random_in_group : dict of arrays (seeds, groups)
+        The same for each random group: ``"generalist"`` and ``"specialist"``.
+    accuracy : dict of arrays (seeds,)
+        Test accuracy of the ``"generalist"``, the ``"compute_matched"`` one, the KL
+        combination with its specialists (``"combined"``), two generalists of different seeds
+        combined by the same KL inference (``"two_generalists"``) and the combination with the
+        random-group specialists (``"random_groups"``).
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def summary(self) -> dict:
+        """JSON-ready numbers: per group, per seed, means and standard deviations."""
+        def stats(a):
+            a = np.asarray(a, dtype=float)
+            return {"per_seed": a.tolist(), "mean": float(a.mean()), "std": float(a.std())}
+
+        names = self.class_names
+        groups = []
+        for j, g in enumerate(self.groups):
+            ig = {k: v[:, j] for k, v in self.in_group.items()}
+            groups.append({
+                "classes": [names[c] for c in g], "class_indices": [int(c) for c in g],
+                "generalist_in_group_accuracy": float(ig["generalist"].mean()),
+                "specialist_in_group_accuracy": float(ig["specialist"].mean()),
+                "compute_matched_in_group_accuracy": float(ig["compute_matched"].mean()),
+                "per_seed": {k: v.tolist() for k, v in ig.items()},
+                "specialist_minus_generalist": stats(ig["specialist"] - ig["generalist"]),
+                "specialist_minus_compute_matched": stats(ig["specialist"]
+                                                          - ig["compute_matched"])})
+        acc = {k: stats(v) for k, v in self.accuracy.items()}
+        rand_gain = self.random_in_group["specialist"] - self.random_in_group["generalist"]
+        return {
+            "seeds": list(self.seeds), "hidden": list(self.hidden), "epochs": self.epochs,
+            "extra_epochs": self.extra_epochs, "n_fit": self.n_fit, "n_val": self.n_val,
+            "n_test": self.n_test, "specialists": groups,
+            "random_groups": [_as_groups(r) for r in self.random_groups],
+            "random_specialist_minus_generalist": stats(rand_gain.mean(axis=1)),
+            "specialist_epochs_run": self.epochs_run,
+            "combination": {
+                "generalist_accuracy": acc["generalist"]["mean"],
+                "combined_accuracy": acc["combined"]["mean"],
+                "two_generalists_accuracy": acc["two_generalists"]["mean"],
+                "random_groups_accuracy": acc["random_groups"]["mean"],
+                "compute_matched_accuracy": acc["compute_matched"]["mean"],
+                "per_seed": {k: v["per_seed"] for k, v in acc.items()},
+                "std": {k: v["std"] for k, v in acc.items()},
+                "paper_jft": {"generalist_accuracy": PAPER_JFT["generalist"],
+                              "combined_accuracy": PAPER_JFT["combined"]}}}
+
+    def verdicts(self) -> dict:
+        """Per comparison, in how many seeds the specialists came out ahead (strictly)."""
+        ig, acc = self.in_group, self.accuracy
+        n = len(self.seeds)
+        comb = acc["combined"]
+        return {
+            "in_group_vs_generalist": (int((ig["specialist"] > ig["generalist"]).sum()),
+                                       ig["specialist"].size),
+            "in_group_vs_compute_matched": (int((ig["specialist"] > ig["compute_matched"]).sum()),
+                                            ig["specialist"].size),
+            "combined_vs_generalist": (int((comb > acc["generalist"]).sum()), n),
+            "combined_vs_compute_matched": (int((comb > acc["compute_matched"]).sum()), n),
+            "combined_vs_two_generalists": (int((comb > acc["two_generalists"]).sum()), n),
+            "combined_vs_random_groups": (int((comb > acc["random_groups"]).sum()), n),
+        }
+
+
+def two_generalists(p_a, p_b) -> np.ndarray:
+    """Two generalists combined by KL inference: the ``q`` minimising ``KL(p_a‖q) + KL(p_b‖q)``.
+
+    Two full distributions are two "specialists" for every class with nothing in a dustbin, and
+    the minimiser of a sum of KL divergences from them is their average (the EM update of
+    :func:`kdlab.inference.kl_inference` reaches it in one step): plain two-model ensembling.
+
+    Examples
+    --------
+    >>> two_generalists(np.array([[0.8, 0.2]]), np.array([[0.4, 0.6]]))
+    array([[0.6, 0.4]])
+    """
+    a = np.asarray(p_a, dtype=np.float64)
+    b = np.asarray(p_b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"p_a and p_b must be probability arrays of one shape (N, C), got "
+                         f"{a.shape} and {b.shape}")
+    return (a + b) / 2
+
+
+def specialist_experiment(train, test, profile, *, n_jobs: int = 2,
+                          verbose: bool = True) -> SpecialistExperiment:
+    """Specialists against their three controls, over ``profile.specialist_seeds`` seeds.
+
+    For each seed ``s``: the generalist of :func:`train_small_generalists`; one specialist per
+    confusable group (:func:`specialist_groups`, the first seed's, shared by all) of the same
+    shape, started from it, trained on its 50/50 set with the dustbin and the log-odds
+    correction (:func:`kdlab.specialists.train_specialists`), at most ``specialist_epochs``
+    epochs with early stopping on its share of the held-out rows; and the controls:
+
+    - **compute-matched**: the generalist trained :func:`compute_matched_epochs` more epochs;
+    - **random groups**: specialists, trained alike, on :func:`random_groups` of the same sizes;
+    - **two generalists**: this seed's generalist and the next seed's, combined by KL inference
+      (:func:`two_generalists`).
+
+    Everything is measured on ``test``: within-group accuracy (the best class of the group,
+    for the examples of the group) and the accuracy of the KL combination (the paper's
+    ``n_top = 1``). Every network comes from the cache after the first run. See notebooks 04-05.
+    """
+    from kdlab.inference import kl_inference
+    from kdlab.specialists import train_specialists, within_group_accuracy
+    from kdlab.train import fit_cached_many, predict_proba
+
+    _check_profile_data(profile, train)
+    _check_profile_data(profile, test)
+    p = profile
+    fit_rows, val_rows = specialist_split(train, p)
+    Xf, yf = train.X[fit_rows], train.y[fit_rows]
+    val = (train.X[val_rows], train.y[val_rows])
+    C = len(train.classes)
+    generalists = train_small_generalists(train, p, verbose=verbose)
+    groups = specialist_groups(generalists[0], train, p)
+    extra = compute_matched_epochs(yf, groups, p)
+    seeds = list(range(p.specialist_seeds))
+    jobs = [dict(model=copy.deepcopy(g), targets=yf, seed=p.seed + 1000 + s,
+                 name=f"compute-matched-{s}") for s, g in zip(seeds, generalists, strict=True)]
+    matched = fit_cached_many(Xf, jobs, epochs=extra, batch_size=p.batch_size, lr=p.lr,
+                              verbose=verbose)
+    opts = dict(epochs=p.specialist_epochs, batch_size=p.batch_size, lr=p.lr, val=val,
+                patience=p.specialist_patience, n_jobs=n_jobs, progress=verbose)
+    specialists, randoms, rgroups = [], [], []
+    for s, g in zip(seeds, generalists, strict=True):
+        rgroups.append(random_groups(groups, C, p.seed + 100 + s))
+        # the real and the random groups' specialists in one call: n_jobs workers share them
+        both = train_specialists(g, Xf, yf, [*groups, *rgroups[-1]], seed=p.seed + s,
+                                 name=f"seed{s}-specialist", **opts)
+        specialists.append(both[:len(groups)])
+        randoms.append(both[len(groups):])
+
+    X, y = test.X, test.y
+    probs = [predict_proba(g, X) for g in generalists]
+    in_group = {k: np.zeros((len(seeds), len(groups)))
+                for k in ("generalist", "specialist", "compute_matched")}
+    random_in = {k: np.zeros((len(seeds), len(groups))) for k in ("generalist", "specialist")}
+    accuracy = {k: np.zeros(len(seeds)) for k in ("generalist", "compute_matched", "combined",
+                                                  "two_generalists", "random_groups")}
+    epochs_run = []
+    for s in seeds:
+        p_gen, p_cm = probs[s], predict_proba(matched[s], X)
+        opinions = [(sp.subset, sp.predict_proba(X)) for sp in specialists[s]]
+        random_opinions = [(sp.subset, sp.predict_proba(X)) for sp in randoms[s]]
+        for j, (S, p_m) in enumerate(opinions):
+            k = len(S)
+            in_group["generalist"][s, j] = within_group_accuracy(p_gen[:, S], y, S)
+            in_group["compute_matched"][s, j] = within_group_accuracy(p_cm[:, S], y, S)
+            in_group["specialist"][s, j] = within_group_accuracy(p_m[:, :k], y, S)
+        for j, (R, p_r) in enumerate(random_opinions):
+            random_in["generalist"][s, j] = within_group_accuracy(p_gen[:, R], y, R)
+            random_in["specialist"][s, j] = within_group_accuracy(p_r[:, :len(R)], y, R)
+        right = {"generalist": p_gen, "compute_matched": p_cm,
+                 "combined": kl_inference(p_gen, opinions),
+                 "two_generalists": two_generalists(p_gen, probs[(s + 1) % len(seeds)]),
+                 "random_groups": kl_inference(p_gen, random_opinions)}
+        for key, q in right.items():
+            accuracy[key][s] = float((q.argmax(axis=1) == y).mean())
+        epochs_run.append([int(sp.history.get("epochs_run", p.specialist_epochs))
+                           for sp in specialists[s]])
+    return SpecialistExperiment(
+        groups=groups, seeds=seeds, class_names=list(train.classes),
+        hidden=tuple(p.specialist_hidden), epochs=p.specialist_epochs, extra_epochs=extra,
+        n_fit=len(fit_rows), n_val=len(val_rows), n_test=len(y), fit_rows=fit_rows,
+        val_rows=val_rows, generalists=generalists, compute_matched=matched,
+        specialists=specialists, random_groups=rgroups, random_specialists=randoms,
+        in_group=in_group, random_in_group=random_in, accuracy=accuracy,
+        epochs_run=epochs_run)
+
+
+class SyntheticSpecialists:
+    """What :func:`synthetic_specialists` trained and measured (notebooks 04 and 05).
+
+    Attributes: ``X_fit, y_fit, X_val, y_val, X_test, y_test, superclass`` (the data),
+    ``n_classes``, ``generalist``, ``groups`` (overlapping), ``specialists``, and on the test
+    set ``p_general``, ``opinions`` (``(subset, probs)`` pairs), ``q`` (the KL combination),
+    ``active`` (examples × specialists) and ``covering`` (per example, the number of
+    specialists whose group holds its correct class, as in the paper's Table 4).
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    def table(self, confidence_edges=CONFIDENCE_EDGES) -> list[dict]:
+        """The paper's Table 4 on this set, every bucket, for all examples and by confidence
+        (:func:`kdlab.inference.accuracy_by_covering`)."""
+        from kdlab.inference import accuracy_by_covering
+
+        return accuracy_by_covering(self.y_test, self.p_general, self.q, self.covering,
+                                    confidence_edges)
+
+
+def synthetic_specialists(profile, *, n_jobs: int = 2,
+                          verbose: bool = True) -> SyntheticSpecialists:
+    """Many classes, many overlapping specialists: the synthetic set of notebooks 04 and 05.
+
+    ``profile.synthetic_classes`` = (superclasses, classes in each, examples per class) of
+    :func:`kdlab.hierarchy.make_hierarchical` (32 features, superclasses close enough to be
+    confused now and then); a quarter held out for testing and a fifth of the rest for
+    clustering and early stopping. The generalist is small for so many classes (32 hidden
+    units, 20 epochs), as one network for JFT's 15,000 was. The groups are chapter 03's
+    clusters of its held-out predictions at three numbers of clusters (half, once and twice the
+    number of superclasses) and three seeds each, so that a class can have up to nine
+    specialists; each specialist is trained as in :func:`specialist_experiment` (at most 30
+    epochs, early stopping), and all are combined by KL inference on the test set.
+    """
+    from kdlab.clustering import confusable_groups
+    from kdlab.covariance import prediction_correlation
+    from kdlab.data import train_val_split
+    from kdlab.hierarchy import make_hierarchical
+    from kdlab.inference import active_specialists, covering_counts, kl_inference
+    from kdlab.models import MLP
+    from kdlab.profiles import Profile
+    from kdlab.specialists import train_specialists
+    from kdlab.train import fit_cached, predict_proba
+
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a kdlab Profile (kdlab.get_profile()), got "
+                        f"{type(profile).__name__}")
+    p = profile
+    n_super, per_super, n_per = p.synthetic_classes
+    X, y, superclass = make_hierarchical(n_super, per_super, n_per_class=n_per, n_features=32,
+                                         superclass_scale=1.0, random_state=p.seed)
+    rest, test_rows = train_val_split(y, 0.25, seed=p.seed)
+    fit_i, val_i = train_val_split(y[rest], 0.2, seed=p.seed)
+    fit_rows, val_rows = rest[fit_i], rest[val_i]
+    C = n_super * per_super
+    opts = dict(batch_size=p.batch_size, lr=p.lr)
+    generalist = fit_cached(MLP(32, (32,), C, seed=p.seed), X[fit_rows], y[fit_rows],
+                            epochs=20, seed=p.seed, name="synthetic-generalist",
+                            verbose=verbose, **opts)
+    corr = prediction_correlation(predict_proba(generalist, X[val_rows]))
+    found = {tuple(int(c) for c in g)
+             for k in (max(2, n_super // 2), n_super, 2 * n_super) for rs in range(3)
+             for g in confusable_groups(corr, k, random_state=rs)}
+    groups = [np.array(g) for g in sorted(found)]
+    specialists = train_specialists(generalist, X[fit_rows], y[fit_rows], groups, epochs=30,
+                                    val=(X[val_rows], y[val_rows]), patience=3, seed=p.seed,
+                                    n_jobs=n_jobs, progress=verbose, name="synthetic-specialist",
+                                    **opts)
+    X_test, y_test = X[test_rows], y[test_rows]
+    p_general = predict_proba(generalist, X_test)
+    opinions = [(sp.subset, sp.predict_proba(X_test)) for sp in specialists]
+    active = active_specialists(p_general, opinions)
+    return SyntheticSpecialists(
+        X_fit=X[fit_rows], y_fit=y[fit_rows], X_val=X[val_rows], y_val=y[val_rows],
+        X_test=X_test, y_test=y_test, superclass=superclass, n_classes=C,
+        generalist=generalist, groups=groups, specialists=specialists, p_general=p_general,
+        opinions=opinions, q=kl_inference(p_general, opinions), active=active,
+        covering=covering_counts(y_test, groups))
+
+
+__all__ += ["CONFIDENCE_EDGES", "PAPER_JFT", "SpecialistExperiment", "SyntheticSpecialists",
+            "compute_matched_epochs", "random_groups", "specialist_data", "specialist_experiment",
+            "specialist_groups", "specialist_split", "synthetic_specialists",
+            "train_small_generalists", "two_generalists"]

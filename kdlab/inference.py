@@ -75,7 +75,8 @@ from scipy.special import logsumexp, rel_entr
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-__all__ = ["METHODS", "active_specialists", "dustbin_fold", "kl_inference", "kl_objective"]
+__all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
+           "dustbin_fold", "kl_inference", "kl_objective"]
 
 #: The solvers of :func:`kl_inference`.
 METHODS = ("em", "gradient")
@@ -673,3 +674,128 @@ def kl_inference(p_general, specialists, n_top=1, method="em", *, tol=1e-12, max
                           f"{int((~converged).sum())} of {rows.size} examples within "
                           f"max_iter={max_iter}{hint}", ConvergenceWarning, stacklevel=2)
     return (q, n_iter) if return_n_iter else q
+
+
+# --- where specialists help: the paper's Table 4 --------------------------------------------
+
+
+def _class_ids(y, name: str, n: int | None = None) -> np.ndarray:
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    arr = _array(y, name, "class ids")
+    if arr.ndim != 1 or (arr.size and (arr.dtype == np.bool_
+                                       or not np.issubdtype(arr.dtype, np.integer))):
+        raise ValueError(f"{name} must be a 1-d array of integer class ids, got shape "
+                         f"{arr.shape} and dtype {arr.dtype}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"{name} must hold non-negative ids, got {arr.min()}")
+    if n is not None and len(arr) != n:
+        raise ValueError(f"{name} has {len(arr)} entries, expected {n} (one per example)")
+    return arr.astype(np.int64)
+
+
+def covering_counts(y, subsets, active=None) -> np.ndarray:
+    """For each example, how many specialists have its true class in their subset.
+
+    The paper's Table 4 sorts the test images by this number, "the number of specialist
+    models covering the correct class": a property of the true class alone, whatever the
+    generalist answered. With ``active`` (examples × specialists, from
+    :func:`active_specialists`) only the specialists consulted for the example are counted;
+    that number also depends on whether the generalist's top class was right.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> covering_counts([1, 1, 0], [[0, 1], [1, 2]]).tolist()
+    [2, 2, 1]
+    >>> active = np.array([[True, True], [True, False], [False, False]])
+    >>> covering_counts([1, 1, 0], [[0, 1], [1, 2]], active).tolist()
+    [2, 1, 0]
+
+    See notebook 05.
+    """
+    labels = _class_ids(y, "y")
+    if isinstance(subsets, str | bytes) or not isinstance(subsets, list | tuple):
+        raise ValueError(f"subsets must be a list of class-id sequences, one per specialist, "
+                         f"got {type(subsets).__name__}")
+    n_classes = max([int(labels.max()) + 1 if labels.size else 1]
+                    + [int(np.max(s)) + 2 for s in subsets if np.size(s)])
+    covers = np.zeros((len(labels), len(subsets)), bool)
+    for m, s in enumerate(subsets):
+        covers[:, m] = np.isin(labels, _subset(s, n_classes, f"subsets[{m}]"))
+    if active is not None:
+        if isinstance(active, torch.Tensor):
+            active = active.detach().cpu().numpy()
+        mask = _array(active, "active", "booleans")
+        if mask.dtype != np.bool_ or mask.shape != covers.shape:
+            raise ValueError(f"active must be a boolean array of shape {covers.shape} "
+                             f"(examples, specialists), got dtype {mask.dtype} and shape "
+                             f"{mask.shape}")
+        covers &= mask
+    return covers.sum(axis=1)
+
+
+def accuracy_by_covering(y, p_general, q, covering, confidence_edges=None) -> list[dict]:
+    """The paper's Table 4: correct answers before and after combining, by covering count.
+
+    One row per number ``k`` of covering specialists from 0 to ``max(covering)`` — every one,
+    also those with no example (``n = 0``) — with ``n`` (examples), ``generalist_correct`` and
+    ``combined_correct`` (arg-max of ``p_general`` and of ``q`` right), ``delta`` (their
+    difference), ``relative_change`` (``delta / generalist_correct``, the paper's "relative
+    accuracy change"; ``nan`` when the generalist got none right) and both accuracies (``nan``
+    when ``n = 0``). ``stratum`` is ``None`` for all examples.
+
+    With ``confidence_edges`` (increasing numbers from 0 to 1, e.g. ``(0, 0.6, 0.9, 1)``) the
+    table is repeated for each stratum of the generalist's confidence, its largest probability
+    in ``[lo, hi)`` (the last one closed): the gain per bucket at a given confidence, so that a
+    bucket is not better only because its images are easier.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.6, 0.4], [0.4, 0.6], [0.7, 0.3], [0.9, 0.1]])
+    >>> q = np.array([[0.4, 0.6], [0.4, 0.6], [0.7, 0.3], [0.9, 0.1]])
+    >>> rows = accuracy_by_covering([1, 1, 0, 1], p, q, [1, 2, 0, 2])
+    >>> [(r["covering"], r["n"], r["generalist_correct"], r["combined_correct"]) for r in rows]
+    [(0, 1, 1, 1), (1, 1, 0, 1), (2, 2, 1, 1)]
+    >>> rows[1]["relative_change"]                   # undefined: the generalist had none right
+    nan
+
+    See notebook 05.
+    """
+    pg = _probabilities(p_general, "p_general")
+    n = len(pg)
+    qq = _probabilities(q, "q", n, pg.shape[1])
+    labels = _class_ids(y, "y", n)
+    if labels.size and labels.max() >= pg.shape[1]:
+        raise ValueError(f"y must hold class ids below {pg.shape[1]}, got {labels.max()}")
+    cov = _class_ids(covering, "covering", n)
+    if confidence_edges is None:
+        strata = [None]
+    else:
+        edges = _numbers(confidence_edges, "confidence_edges")
+        if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0) \
+                or edges[0] > 0 or edges[-1] < 1:
+            raise ValueError(f"confidence_edges must be increasing numbers from 0 (or less) to "
+                             f"1 (or more), got {confidence_edges!r}")
+        strata = [None] + [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    right_g = pg.argmax(axis=1) == labels
+    right_q = qq.argmax(axis=1) == labels
+    confidence = pg.max(axis=1)
+    top = int(cov.max()) if cov.size else 0
+    rows = []
+    for stratum in strata:
+        if stratum is None:
+            inside = np.ones(n, bool)
+        else:
+            lo, hi = stratum
+            inside = (confidence >= lo) & ((confidence < hi) | (hi == strata[-1][1]))
+        for k in range(top + 1):
+            at = inside & (cov == k)
+            count, g, c = int(at.sum()), int(right_g[at].sum()), int(right_q[at].sum())
+            rows.append({"stratum": stratum, "covering": k, "n": count,
+                         "generalist_correct": g, "combined_correct": c, "delta": c - g,
+                         "relative_change": (c - g) / g if g else float("nan"),
+                         "generalist_accuracy": g / count if count else float("nan"),
+                         "combined_accuracy": c / count if count else float("nan")})
+    return rows

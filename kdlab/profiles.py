@@ -62,6 +62,25 @@ class Profile:
         Epochs of the tiny student in the sweep: long enough to converge.
     tiny_lr : float or None
         Its learning rate (``None``: the students' recipe's).
+    specialist_hidden : tuple of int
+        Chapters 03-05's generalist: a network short of capacity for the fine distinctions, as
+        one network for JFT's 15,000 classes was; its specialists have the same shape.
+    specialist_n_train : int or None
+        Training images of the specialists experiment (``None``: all of them), of which a
+        tenth is held out for clustering and early stopping (``laptop``: half of
+        Fashion-MNIST's 60,000, to stay within the course's time on two CPU cores).
+    specialist_epochs : int
+        Epochs of its generalists; the most a specialist trains (early stopping may end it).
+    specialist_patience : int
+        A specialist stops after this many epochs without a better held-out loss.
+    specialist_seeds : int
+        Seeds of the generalist-specialist comparison (each seed: its own generalist,
+        specialists and controls).
+    specialist_clusters : int
+        K of the covariance clustering that gives the specialists' groups.
+    synthetic_classes : tuple of int
+        The many-class synthetic set of chapters 04-05: superclasses, classes in each,
+        examples per class.
     """
 
     name: str
@@ -91,6 +110,13 @@ class Profile:
     sweep_n_train: int | None = None
     tiny_epochs: int = 100
     tiny_lr: float | None = None
+    specialist_hidden: tuple[int, ...] = (8,)
+    specialist_n_train: int | None = 30000
+    specialist_epochs: int = 12
+    specialist_patience: int = 3
+    specialist_seeds: int = 3
+    specialist_clusters: int = 3
+    synthetic_classes: tuple[int, int, int] = (12, 8, 100)
 
     def fit_options(self, role: str) -> dict:
         """The :func:`kdlab.fit_cached` arguments of the ``"teacher"`` or the ``"student"``.
@@ -128,6 +154,7 @@ PROFILES: dict[str, Profile] = {
         teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 4.0, 8.0, 20.0),
         ensemble_size=3, ensemble_hidden=(64, 64), sweep_hidden=(64, 64), sweep_n_train=600,
         tiny_epochs=40, tiny_lr=3e-3,
+        specialist_n_train=6000, specialist_epochs=6, synthetic_classes=(8, 6, 60),
     ),
     "laptop": Profile(
         name="laptop", dataset="fashion-mnist", n_train=10000, n_test=None, seed=0,
@@ -147,6 +174,9 @@ PROFILES: dict[str, Profile] = {
         student_recipe=_SGD_COSINE, checkpoint_every=5,
         ensemble_size=10, ensemble_hidden=(800, 800), sweep_temperatures=(
             1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0), tiny_epochs=200,
+        specialist_n_train=None, specialist_epochs=40, specialist_patience=5,
+        specialist_seeds=5,
+        synthetic_classes=(20, 10, 120),
     ),
 }
 

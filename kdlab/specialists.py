@@ -27,7 +27,7 @@ from kdlab.train import predict_logits as _predict_logits
 from kdlab.validate import check_finite, check_n_features
 
 __all__ = ["Specialist", "SpecialistData", "specialist_confusion", "specialist_dataset",
-           "train_specialists"]
+           "train_specialists", "within_group_accuracy"]
 
 BACKENDS = ("threading", "loky")
 
@@ -414,10 +414,12 @@ def _stochastic(model: nn.Module) -> bool:
 
 
 def _train_one(specialist: Specialist, X, labels, fit_kwargs: dict, cache: bool, name: str,
-               cache_root: str | None) -> Specialist:
+               cache_root: str | None, val=None) -> Specialist:
     """Train one specialist (in this process, a thread, or a loky worker); return it."""
     if cache_root is not None:  # a reused worker process may carry another run's environment
         os.environ["KDLAB_CACHE"] = cache_root
+    if val is not None:
+        fit_kwargs = {**fit_kwargs, "val": val}
     if cache:
         return fit_cached(specialist, X, labels, name=name, verbose=False, **fit_kwargs)
     specialist.history = fit(specialist, X, labels, progress=False, **fit_kwargs)
@@ -433,7 +435,8 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
                       batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
                       dustbin_fraction: float = 0.5, weight_decay: float = 0.0,
                       n_jobs: int = 1, backend: str | None = None, cache: bool = True,
-                      device=None, progress: bool = True) -> list[Specialist]:
+                      device=None, progress: bool = True, val=None, patience: int | None = None,
+                      soft_weight: float = 0.0, name: str = "specialist") -> list[Specialist]:
     r"""Train one dustbin specialist per class subset, as in the paper's section 5.
 
     For each subset ``S``: build its training set with :func:`specialist_dataset` (all of
@@ -501,6 +504,23 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
         that a second call with the same arguments loads them from disk.
     progress : bool, default True
         Show a ``tqdm`` progress bar over the specialists.
+    val : (X_val, y_val), optional
+        Held-out data of the full problem (never the test set) for early stopping: each
+        specialist gets its own held-out set, drawn from it by :func:`specialist_dataset` as
+        its training set is, and keeps the weights of the epoch with the lowest loss on it
+        (``history["best_epoch"]``; see :func:`kdlab.fit`).
+    patience : int, optional
+        With ``val``: stop a specialist after this many epochs without improvement.
+    soft_weight : float in [0, 1), default 0
+        The regulariser of the paper's section 6.1: train on ``(1 - w) · label + w · soft``,
+        where ``soft`` is the generalist's probabilities folded onto the specialist's classes
+        and dustbin, with the dustbin's odds divided by
+        the oversampling so that they describe the specialist's 50/50 set. The cross-entropy
+        of this mixture is ``(1 - w)`` times the hard loss plus ``w`` times the soft one: the
+        specialist learns its group from the labels while being held to the generalist's
+        opinion, on the images of the other classes too. 0 (the default): labels alone.
+    name : str, default "specialist"
+        Label of the cache files, ``{name}-{i}-….pt``.
 
     Returns
     -------
@@ -542,14 +562,46 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
         raise ValueError(f"backend must be None, 'threading' or 'loky', got {backend!r}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be a nonzero int (-1: every core), got {n_jobs!r}")
-    for name, value in [("progress", progress), ("cache", cache)]:
+    for arg, value in [("progress", progress), ("cache", cache)]:
         if not isinstance(value, bool):
-            raise TypeError(f"{name} must be True or False, got {value!r}")
+            raise TypeError(f"{arg} must be True or False, got {value!r}")
+
+    if isinstance(soft_weight, bool) or not isinstance(soft_weight, numbers.Real) \
+            or not 0 <= soft_weight < 1:
+        raise ValueError(f"soft_weight must be a number in [0, 1), got {soft_weight!r}")
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"name must be a plain file label, got {name!r}")
+    if val is not None:
+        if not isinstance(val, (tuple, list)) or len(val) != 2:
+            raise ValueError("val must be a pair (X_val, y_val): held-out data of the full "
+                             "problem")
+        X_val, y_val = check_finite(_check_X(val[0], generalist), "val[0]"), _labels(val[1])
+        if len(X_val) != len(y_val):
+            raise ValueError(f"val: expected {len(X_val)} labels to match X_val, got "
+                             f"{len(y_val)}")
+    elif patience is not None:
+        raise ValueError("patience needs val: held-out data to stop on")
 
     data = [specialist_dataset(y, s, dustbin_fraction, seed, n_classes) for s in subsets]
     specialists = [Specialist(generalist, d.subset, d.dustbin_correction) for d in data]
+    held_out = [None] * len(data)
+    if val is not None:
+        held_out = []
+        for d in data:
+            v = specialist_dataset(y_val, d.subset, dustbin_fraction, seed, n_classes)
+            held_out.append((_rows(X_val, v.indices), v.labels, v.oversampling))
+    targets = [d.labels for d in data]
+    if soft_weight > 0:
+        targets = [_soft_mix(generalist, _rows(X, d.indices), d.labels, d.subset,
+                             d.oversampling, soft_weight) for d in data]
+        held_out = [None if h is None else
+                    (h[0], _soft_mix(generalist, h[0], h[1], d.subset, d.oversampling,
+                                     soft_weight), h[2])
+                    for h, d in zip(held_out, data, strict=True)]
     fit_kwargs = dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                       seed=seed, device=device)
+    if patience is not None:
+        fit_kwargs["patience"] = patience
 
     from joblib import Parallel, delayed, effective_n_jobs
     from tqdm.auto import tqdm
@@ -558,9 +610,11 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
     if backend is None:
         backend = "loky" if _stochastic(specialists[0]) else "threading"
     cache_root = str(cache_dir()) if backend == "loky" else None
-    jobs = (delayed(_train_one)(s, _rows(X, d.indices), d.labels, fit_kwargs, cache,
-                                f"specialist-{i}", cache_root if workers > 1 else None)
-            for i, (s, d) in enumerate(zip(specialists, data, strict=True)))
+    jobs = (delayed(_train_one)(s, _rows(X, d.indices), t, fit_kwargs, cache, f"{name}-{i}",
+                                cache_root if workers > 1 else None,
+                                None if h is None else h[:2])
+            for i, (s, d, t, h) in enumerate(zip(specialists, data, targets, held_out,
+                                                 strict=True)))
     bar = tqdm(total=len(subsets), desc="specialists", unit="specialist", disable=not progress,
                leave=False)
     threads = torch.get_num_threads()
@@ -585,6 +639,17 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
         s.training_data = d
         s.eval()
     return trained
+
+
+def _soft_mix(generalist, X, labels, subset, oversampling, weight) -> np.ndarray:
+    """``(1 - w) · one-hot(labels) + w · (the generalist folded onto subset + dustbin, at the
+    specialist's 50/50 odds)``, float32 rows summing to 1."""
+    p = softmax_t(_predict_logits(generalist, X).astype(np.float64))
+    others = np.setdiff1d(np.arange(p.shape[1]), subset)
+    folded = np.column_stack([p[:, subset], p[:, others].sum(axis=1) / oversampling])
+    folded /= folded.sum(axis=1, keepdims=True)
+    hard = np.eye(len(subset) + 1)[labels]
+    return ((1 - weight) * hard + weight * folded).astype(np.float32)
 
 
 def specialist_confusion(specialist: Specialist, X, y, corrected: bool = True) -> np.ndarray:
@@ -619,3 +684,45 @@ def specialist_confusion(specialist: Specialist, X, y, corrected: bool = True) -
     out = np.zeros((k + 1, k + 1), dtype=np.int64)
     np.add.at(out, (rows, probs.argmax(axis=1)), 1)
     return out
+
+
+def within_group_accuracy(scores, y, subset) -> float:
+    """Accuracy on the examples of ``subset``'s classes, answering with the subset's best class.
+
+    The one question asked of a generalist and of a specialist alike (see notebook 04): among
+    the examples whose true class is in ``subset``, how often is the arg-max of ``scores`` over
+    the subset's classes the true class? ``scores`` has one column per class of ``subset``, in
+    its order: a generalist's probabilities ``p[:, subset]``, or a specialist's own outputs
+    ``specialist.predict_proba(X)[:, :k]`` (its dustbin, the last column, left out). Rows of
+    other classes are ignored; ``nan`` when there is none of the subset's. Ties go to the first
+    class of ``subset``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = np.array([[0.1, 0.5, 0.4], [0.2, 0.3, 0.5], [0.9, 0.05, 0.05], [0.1, 0.1, 0.8]])
+    >>> y = np.array([2, 2, 0, 1])
+    >>> within_group_accuracy(p[:, [1, 2]], y, [1, 2])   # rows 0, 1, 3; best of classes 1, 2
+    0.3333333333333333
+
+    See notebooks 04 and 05.
+    """
+    if isinstance(subset, torch.Tensor):
+        subset = subset.detach().cpu().numpy()
+    labels = _labels(y)
+    arr = np.asarray(subset)
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"subset must be a non-empty 1-d sequence of class ids, got {subset!r}")
+    if isinstance(scores, torch.Tensor):
+        scores = scores.detach().cpu().numpy()
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2 or s.shape[1] != arr.size:
+        raise ValueError(f"scores must have shape (N, {arr.size}): one column per class of "
+                         f"subset, in its order; got shape {s.shape}")
+    if len(s) != len(labels):
+        raise ValueError(f"y: expected {len(s)} labels to match scores, got {len(labels)}")
+    check_finite(s, "scores")
+    mine = np.isin(labels, arr)
+    if not mine.any():
+        return float("nan")
+    return float((arr[s[mine].argmax(axis=1)] == labels[mine]).mean())
