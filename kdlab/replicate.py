@@ -4,10 +4,12 @@
 [--out DIR]`` runs, with the notebooks' own recipes and the run profile's sizes: the teacher,
 the student alone and the distilled student (chapter 02); a class omitted from the transfer set
 and its bias shift chosen on a validation split (02); soft targets on 3% of the data (02);
-covariance clustering of the generalist's predictions (03); dustbin specialists (04) and their
-combination by KL inference (05). It writes ``results-<dataset>-<profile>.json`` (every number,
-the hardware and the wall time of each experiment) and ``results-<dataset>-<profile>.md`` (our
-numbers beside the paper's, and the targets of the replication, met or not) to ``--out``
+covariance clustering of a small generalist's held-out predictions (03); dustbin specialists
+(04) and their combination by KL inference (05), over several seeds, with three controls. It
+writes ``results-<dataset>-<profile>.json`` (every number, the hardware and the wall time of
+each experiment; ``"specialists"`` and ``"combination"`` for chapters 04-05) and
+``results-<dataset>-<profile>.md`` (our numbers beside the paper's, and the targets of the
+replication, met or not) to ``--out``
 (default ``data/results/``). Trained networks are cached like everywhere else in the lab, so a
 second run only evaluates them. See ``book/reproducing.md``.
 """
@@ -45,13 +47,16 @@ from kdlab.experiments import (
     choose_bias_shift,
     errors_with_bias_shift,
     gap_closed,
+    specialist_data,
+    specialist_experiment,
+    specialist_groups,
+    specialist_split,
     train_generalist,
+    train_small_generalists,
     train_teacher,
 )
-from kdlab.inference import active_specialists, kl_inference
 from kdlab.models import MLP
 from kdlab.profiles import PROFILES, Profile, get_profile
-from kdlab.specialists import train_specialists
 from kdlab.train import evaluate, fit_cached, get_device, predict_logits, predict_proba
 
 __all__ = ["run", "check_targets", "render_markdown", "write_results", "main"]
@@ -109,8 +114,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     test = _load(dataset, "test", p.n_test, p.seed)
     D, C, n = train.X.shape[1], len(train.classes), len(test.y)
     names = list(train.classes)
-    opts = dict(batch_size=p.batch_size, lr=p.lr, seed=p.seed)
-    student_opts = p.fit_options("student")  # = opts and p.epochs at ci and laptop
+    student_opts = p.fit_options("student")  # Adam at p.lr and p.epochs at ci and laptop
     torch.manual_seed(p.seed)
     out = {"dataset": dataset, "profile": dataclasses.asdict(p), "classes": names,
            "n_train": len(train.y), "n_test": n, "hardware": hardware(), "experiments": {}}
@@ -196,59 +200,72 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     done(key, t0, f"accuracy: hard {acc['hard_3pct']:.1%}, soft {acc['soft_3pct']:.1%} on "
                   f"{len(small)} images; all data {acc['full']:.1%}")
 
-    # 4 · covariance clustering of the generalist's predictions (chapter 03)
-    key, t0 = step("clustering", f"covariance clustering, K = {N_CLUSTERS}")
-    generalist = student  # the notebooks' generalist: the same network, data and recipe
-    corr = prediction_correlation(predict_proba(generalist, train.X))
-    clusters = cluster_classes(corr, N_CLUSTERS)
-    subsets = [g for g in clusters if len(g) > 1]
+    # 4-6 · the specialists experiment of chapters 03-05 (issue 20): a small generalist per
+    # seed, groups from its held-out predictions, specialists and their three controls
+    sp_train, sp_test = specialist_data(p, dataset)
+    key, t0 = step("clustering", f"covariance clustering of held-out predictions, "
+                                 f"K = {p.specialist_clusters}")
+    generalists = train_small_generalists(sp_train, p, verbose=False)
+    _, val_rows = specialist_split(sp_train, p)
+    clusters = cluster_classes(prediction_correlation(
+        predict_proba(generalists[0], sp_train.X[val_rows])), p.specialist_clusters)
+    subsets = specialist_groups(generalists[0], sp_train, p)
     out["experiments"][key] = {
-        "matrix": "correlation of the generalist's predicted probabilities (training set)",
-        "n_clusters": N_CLUSTERS, "min_group_size": 2,
+        "matrix": "correlation of the generalist's predicted probabilities (held-out images)",
+        "generalist_hidden": list(p.specialist_hidden), "n_held_out": len(val_rows),
+        "n_clusters": p.specialist_clusters, "min_group_size": 2,
         "clusters": [[names[c] for c in g] for g in clusters],
         "groups": [[names[c] for c in g] for g in subsets],
         "group_indices": [[int(c) for c in g] for g in subsets]}
     done(key, t0, " | ".join(", ".join(names[c] for c in g) for g in subsets))
 
-    # 5 · dustbin specialists, one per group (chapter 04)
-    key, t0 = step("specialists", f"{_count(len(subsets), 'dustbin specialist')}")
-    spec_epochs = max(1, p.epochs // 2)
-    specialists = train_specialists(generalist, train.X, train.y, subsets, epochs=spec_epochs,
-                                    n_jobs=2, progress=False, **opts)
-    p_gen = predict_proba(generalist, test.X)
-    per_group = []
-    for spec in specialists:
-        S, k = spec.subset, len(spec.subset)
-        mine = np.isin(test.y, S)
-        right_s = S[spec.predict_proba(test.X[mine])[:, :k].argmax(1)] == test.y[mine]
-        right_g = S[p_gen[mine][:, S].argmax(1)] == test.y[mine]
-        per_group.append({"group": [names[c] for c in S], "n_test": int(mine.sum()),
-                          "dustbin_correction": float(spec.dustbin_correction),
-                          "within_group_accuracy_generalist": float(right_g.mean()),
-                          "within_group_accuracy_specialist": float(right_s.mean())})
-    out["experiments"][key] = {"epochs": spec_epochs, "dustbin_fraction": 0.5,
-                               "n_specialists": len(specialists), "specialists": per_group}
-    done(key, t0, "within-group accuracy, generalist -> specialist: " + ", ".join(
-        f"{g['within_group_accuracy_generalist']:.1%} -> "
-        f"{g['within_group_accuracy_specialist']:.1%}" for g in per_group))
-
-    # 6 · combining generalist and specialists by KL inference (chapter 05)
-    key, t0 = step("kl_inference", "KL inference: generalist + active specialists")
-    opinions = [(s.subset, s.predict_proba(test.X)) for s in specialists]
-    q = kl_inference(p_gen, opinions) if opinions else p_gen
-    active = active_specialists(p_gen, opinions) if opinions else np.zeros((n, 0), bool)
-    grouped = np.isin(test.y, np.concatenate(subsets)) if subsets else np.zeros(n, bool)
-    right_g, right_q = p_gen.argmax(1) == test.y, q.argmax(1) == test.y
-    acc = {"generalist": float(right_g.mean()), "combined": float(right_q.mean())}
+    key, t0 = step("specialists", f"{_count(len(subsets), 'dustbin specialist')} per seed, "
+                                  f"{p.specialist_seeds} seeds, with their controls")
+    exp = specialist_experiment(sp_train, sp_test, p, verbose=False)
+    summary = exp.summary()
+    out["specialists"] = [{k: g[k] for k in ("classes", "generalist_in_group_accuracy",
+                                              "specialist_in_group_accuracy",
+                                              "compute_matched_in_group_accuracy", "per_seed")}
+                          for g in summary["specialists"]]
     out["experiments"][key] = {
-        "method": "em", "n_top": 1, "accuracy": acc,
-        "accuracy_in_groups": {"generalist": _mean(right_g[grouped]),
-                               "combined": _mean(right_q[grouped])},
-        "n_in_groups": int(grouped.sum()), "n_with_active_specialist":
-            int(active.any(axis=1).sum()),
-        "paper_jft_accuracy": {"generalist": 0.250, "combined": 0.261}}
-    done(key, t0, f"accuracy: generalist {acc['generalist']:.2%}, combined "
-                  f"{acc['combined']:.2%}")
+        "epochs": p.specialist_epochs, "patience": p.specialist_patience,
+        "dustbin_fraction": 0.5, "seeds": summary["seeds"],
+        "n_specialists": len(subsets), "n_train": len(sp_train.y), "n_test": len(sp_test.y),
+        "compute_matched_extra_epochs": summary["extra_epochs"],
+        "epochs_run": summary["specialist_epochs_run"],
+        "random_groups": [[[names[c] for c in g] for g in r] for r in exp.random_groups],
+        "random_specialist_minus_generalist": summary["random_specialist_minus_generalist"],
+        "specialists": [{"group": g["classes"], "n_test": int(np.isin(sp_test.y, S).sum()),
+                         "dustbin_correction": float(exp.specialists[0][j].dustbin_correction),
+                         **{k: g[k] for k in ("specialist_minus_generalist",
+                                              "specialist_minus_compute_matched")}}
+                        for j, (g, S) in enumerate(zip(summary["specialists"], exp.groups,
+                                                       strict=True))],
+        "verdicts": {k: list(v) for k, v in exp.verdicts().items()}}
+    done(key, t0, "within-group accuracy, generalist -> specialist (mean of seeds): " + ", ".join(
+        f"{g['generalist_in_group_accuracy']:.1%} -> {g['specialist_in_group_accuracy']:.1%}"
+        for g in out["specialists"]))
+
+    key, t0 = step("kl_inference", "KL inference: generalist + active specialists, controls")
+    comb = summary["combination"]
+    out["combination"] = {k: comb[k] for k in ("generalist_accuracy", "combined_accuracy",
+                                               "two_generalists_accuracy",
+                                               "random_groups_accuracy",
+                                               "compute_matched_accuracy", "per_seed", "std")}
+    out["experiments"][key] = {
+        "method": "em", "n_top": 1,
+        "accuracy": {"generalist": comb["generalist_accuracy"],
+                     "combined": comb["combined_accuracy"],
+                     "two_generalists": comb["two_generalists_accuracy"],
+                     "random_groups": comb["random_groups_accuracy"],
+                     "compute_matched": comb["compute_matched_accuracy"]},
+        "n_seeds": len(exp.seeds), "paper_jft_accuracy": {"generalist": 0.250,
+                                                          "combined": 0.261}}
+    done(key, t0, f"accuracy (mean of {len(exp.seeds)} seeds): generalist "
+                  f"{comb['generalist_accuracy']:.2%}, combined {comb['combined_accuracy']:.2%}, "
+                  f"two generalists {comb['two_generalists_accuracy']:.2%}, random groups "
+                  f"{comb['random_groups_accuracy']:.2%}, compute-matched "
+                  f"{comb['compute_matched_accuracy']:.2%}")
 
     out["seconds"] = seconds
     out["total_seconds"] = round(time.perf_counter() - start_all, 3)
@@ -263,10 +280,6 @@ def _count(n: int, noun: str) -> str:
 
 def _fraction(num: float, den: float) -> float:
     return num / den if den > 0 else float("nan")
-
-
-def _mean(a: np.ndarray) -> float:
-    return float(a.mean()) if a.size else float("nan")
 
 
 def check_targets(results: dict) -> list[dict]:
@@ -358,10 +371,16 @@ def render_markdown(results: dict) -> str:
          _pct(s["paper"]["full"]), sp),
         ("gap to all the data closed by soft targets", _pct(s["gap_closed"]),
          _pct(s["paper_gap_closed"]), sp),
-        ("generalist accuracy", _pct(kl["accuracy"]["generalist"]),
+        ("small generalist accuracy (mean of seeds)", _pct(kl["accuracy"]["generalist"]),
          _pct(kl["paper_jft_accuracy"]["generalist"]), jft),
         ("generalist + specialists (KL inference) accuracy", _pct(kl["accuracy"]["combined"]),
          _pct(kl["paper_jft_accuracy"]["combined"]), jft),
+        ("control: two generalists (KL inference)", _pct(kl["accuracy"]["two_generalists"]),
+         "—", "—"),
+        ("control: specialists on random groups", _pct(kl["accuracy"]["random_groups"]), "—",
+         "—"),
+        ("control: generalist trained as long (compute-matched)",
+         _pct(kl["accuracy"]["compute_matched"]), "—", "—"),
     ]
     lines += [f"| {a} | {b} | {c} | {dd} |" for a, b, c, dd in rows]
     lines += [
@@ -369,8 +388,14 @@ def render_markdown(results: dict) -> str:
         f"Covariance clustering (K = {cl['n_clusters']}, groups of at least "
         f"{cl['min_group_size']} classes): "
         + ("; ".join(", ".join(g) for g in cl["groups"]) or "no group") + ".",
-        f"{_count(e['specialists']['n_specialists'], 'specialist')}, "
-        f"{e['specialists']['epochs']} epochs each.", "",
+        f"{_count(e['specialists']['n_specialists'], 'specialist')} per seed, "
+        f"{len(e['specialists']['seeds'])} seeds, at most {e['specialists']['epochs']} epochs "
+        "each with early stopping on held-out images. Within-group test accuracy, mean of the "
+        "seeds:", "",
+        "| group | generalist | specialist | generalist trained as long |", "|---|---:|---:|---:|",
+        *[f"| {', '.join(g['classes'])} | {_pct(g['generalist_in_group_accuracy'])} | "
+          f"{_pct(g['specialist_in_group_accuracy'])} | "
+          f"{_pct(g['compute_matched_in_group_accuracy'])} |" for g in r["specialists"]], "",
         "## Targets", "",
         "| target | ours | verdict |", "|---|---:|---|"]
     for t in r["targets"]:
