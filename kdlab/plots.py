@@ -23,6 +23,8 @@ __all__ = [
     "plot_bias_shift",
     "cluster_order",
     "plot_clustered_matrix",
+    "plot_by_seed",
+    "plot_gain_by_covering",
 ]
 
 
@@ -561,7 +563,7 @@ def cluster_order(groups, n: int | None = None) -> np.ndarray:
 
 
 def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
-                          label="covariance", cmap="RdBu_r"):
+                          label="covariance", cmap="RdBu_r", fmt=None):
     """Heat map of a C×C matrix with rows and columns reordered cluster by cluster, boxed.
 
     Parameters
@@ -580,6 +582,8 @@ def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
         Colour-bar label.
     cmap : str
         A diverging map, centred on 0 (red: positive, blue: negative).
+    fmt : str, optional
+        Format of the values written in the cells (e.g. ``".2f"``); none by default.
 
     Returns
     -------
@@ -605,7 +609,7 @@ def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
     names = _names(class_names, m.shape[0])
     ax = _new_axes(ax, (0.45 * len(names) + 2.5, 0.4 * len(names) + 1.5))
     vmax = float(np.abs(m).max()) or 1.0
-    _heatmap(ax, m[np.ix_(order, order)], label, cmap=cmap, vmin=-vmax, vmax=vmax)
+    _heatmap(ax, m[np.ix_(order, order)], label, fmt, cmap=cmap, vmin=-vmax, vmax=vmax)
     ticks = np.arange(len(order))
     if len(order) <= 40:
         ax.set_xticks(ticks, [names[k] for k in order], rotation=45, ha="right")
@@ -621,6 +625,132 @@ def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
         start += size
     ax.set_xlabel("class (grouped by cluster)")
     ax.set_ylabel("class (grouped by cluster)")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+# --- chapters 04 and 05 ----------------------------------------------------------------------
+
+
+def plot_by_seed(series, labels=None, ax=None, title=None, ylabel="test accuracy",
+                 percent=True):
+    """Several models compared over seeds: one dot per seed, a bar at their mean.
+
+    Parameters
+    ----------
+    series : dict of str -> array (n_seeds,) or (n_seeds, n_positions)
+        Each model's numbers, one row per seed (e.g. within-group accuracy per group).
+    labels : sequence of str, optional
+        Names of the positions (e.g. the groups); one position by default.
+    ax, title, ylabel
+        As usual.
+    percent : bool, default True
+        Show fractions as percentages.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matplotlib.figure import Figure
+    >>> ax = plot_by_seed({"a": np.array([0.8, 0.82]), "b": np.array([0.85, 0.84])},
+    ...                   ax=Figure().subplots())
+    >>> len(ax.patches), len(ax.collections)            # a bar and a dot cloud per model
+    (2, 2)
+
+    See notebooks 04 and 05.
+    """
+    if not isinstance(series, dict) or not series:
+        raise ValueError("series must be a non-empty dict: model name -> values per seed")
+    arrays = {}
+    for name, values in series.items():
+        a = _matrix(values, f"series[{name!r}]")
+        arrays[str(name)] = a[:, None] if a.ndim == 1 else a
+    shapes = {a.shape[1] for a in arrays.values()}
+    if len(shapes) != 1:
+        raise ValueError("series must all have the same number of positions (columns)")
+    n_pos = shapes.pop()
+    names = _names(labels, n_pos, "labels", "positions") if labels is not None else [""] * n_pos
+    scale = 100.0 if percent else 1.0
+    ax = _new_axes(ax, (max(4.0, 1.6 * n_pos * len(arrays) ** 0.5 + 2), 3.4))
+    width = 0.8 / len(arrays)
+    x = np.arange(n_pos)
+    for k, (name, a) in enumerate(arrays.items()):
+        pos = x - 0.4 + width * (k + 0.5)
+        ax.bar(pos, scale * a.mean(axis=0), width * 0.9, color=f"C{k}", alpha=0.35, label=name)
+        ax.scatter(np.repeat(pos, a.shape[0]), scale * a.T.ravel(), s=14, color=f"C{k}",
+                   zorder=3)
+    low = min(float(a.min()) for a in arrays.values()) * scale
+    high = max(float(a.max()) for a in arrays.values()) * scale
+    pad = (high - low) * 0.25 or abs(high) * 0.01 or 1.0
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_xticks(x, names)
+    ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+    ax.legend(frameon=False, fontsize="small")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _stratum_name(stratum) -> str:
+    if stratum is None:
+        return "all images"
+    lo, hi = stratum
+    return f"confidence {lo:g}-{hi:g}"
+
+
+def plot_gain_by_covering(rows, ax=None, title=None):
+    """The paper's Table 4 as bars: the relative change in correct answers by the number of
+    specialists covering the correct class, every bucket drawn and labelled with its count.
+
+    ``rows`` come from :func:`kdlab.inference.accuracy_by_covering` (one series per stratum of
+    the generalist's confidence, plus all images). A bucket with no example is marked
+    "n = 0"; one where the generalist got nothing right (the relative change is undefined)
+    "n/a".
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> rows = [dict(stratum=None, covering=k, n=n, relative_change=r)
+    ...         for k, n, r in [(0, 5, 0.0), (1, 0, float("nan")), (2, 9, 0.2)]]
+    >>> ax = plot_gain_by_covering(rows, ax=Figure().subplots())
+    >>> [t.get_text() for t in ax.texts]
+    ['n=5', 'n = 0', 'n=9']
+
+    See notebook 05.
+    """
+    if not isinstance(rows, (list, tuple)) or not rows:
+        raise ValueError("rows must be the non-empty list of accuracy_by_covering")
+    strata = list(dict.fromkeys(r["stratum"] for r in rows))
+    buckets = sorted({int(r["covering"]) for r in rows})
+    ax = _new_axes(ax, (1.0 * len(buckets) + 3, 3.6))
+    width = 0.8 / len(strata)
+    values = [100 * r["relative_change"] for r in rows if r["n"] and np.isfinite(
+        r["relative_change"])]
+    top = max([abs(v) for v in values] + [1.0])
+    for k, stratum in enumerate(strata):
+        mine = {int(r["covering"]): r for r in rows if r["stratum"] == stratum}
+        pos = np.array(buckets) - 0.4 + width * (k + 0.5)
+        heights = [100 * mine[b]["relative_change"] if b in mine and mine[b]["n"]
+                   and np.isfinite(mine[b]["relative_change"]) else 0.0 for b in buckets]
+        ax.bar(pos, heights, width * 0.9, color=f"C{k}", label=_stratum_name(stratum))
+        for x, b, h in zip(pos, buckets, heights, strict=True):
+            r = mine.get(b)
+            n = 0 if r is None else int(r["n"])
+            text = "n = 0" if n == 0 else (f"n={n}" if np.isfinite(r["relative_change"])
+                                           else f"n={n}, n/a")
+            ax.text(x, h + (0.03 * top if h >= 0 else -0.03 * top), text, rotation=90,
+                    ha="center", va="bottom" if h >= 0 else "top", fontsize="xx-small")
+    ax.axhline(0, color="0.3", lw=0.8)
+    ax.set_xticks(buckets)
+    ax.set_ylim(-1.5 * top if any(v < 0 for v in values) else -0.1 * top, 1.6 * top)
+    ax.set_xlabel("specialists covering the correct class")
+    ax.set_ylabel("relative change in correct answers (%)")
+    if len(strata) > 1:
+        ax.legend(frameon=False, fontsize="small")
     if title is not None:
         ax.set_title(title)
     return ax
