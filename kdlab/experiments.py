@@ -435,7 +435,7 @@ PAPER_TWO_CLASS = {"classes": ("7", "8"), "errors_before": 0.473, "errors_after"
 T_HIGH, ALPHA = 20.0, 0.9  # the paper's temperature of section 3; the soft loss's weight
 ENSEMBLE_T = 4.0           # distilling the ensemble: inside the paper's 2.5-4 for small nets
 #: Shifts tried on both biases of the two-class student: lowered by 0 to 20 in steps of 0.25.
-TWO_CLASS_SHIFTS = -np.arange(0.0, 20.01, 0.25)
+TWO_CLASS_SHIFTS = 0.0 - np.arange(0.0, 20.01, 0.25)  # 0.0 first, not -0.0
 
 
 def _member_logits(member_logits) -> np.ndarray:
@@ -676,13 +676,12 @@ def curve_epochs(epochs: int) -> list[int]:
 def _sweep_setting(profile, size: str) -> tuple[tuple[int, ...], dict]:
     p = profile
     opts = p.fit_options("student")
+    if p.sweep_lr is not None:
+        opts["lr"] = p.sweep_lr
     if size == "large":
-        return tuple(p.sweep_hidden), opts
+        return tuple(p.sweep_hidden), {**opts, "epochs": p.sweep_epochs or opts["epochs"]}
     if size == "tiny":
-        opts = {**opts, "epochs": p.tiny_epochs}
-        if p.tiny_lr is not None:
-            opts["lr"] = p.tiny_lr
-        return tuple(p.tiny_hidden), opts
+        return tuple(p.tiny_hidden), {**opts, "epochs": p.tiny_epochs}
     raise ValueError(f"size must be 'large' or 'tiny', got {size!r}")
 
 
@@ -691,9 +690,10 @@ def temperature_sweep(train, test, profile, logits_train, *, size: str,
                       verbose: bool = True) -> dict:
     """Students distilled at every ``p.sweep_temperatures``, with ``p.sweep_seeds`` seeds each.
 
-    ``size``: ``"large"`` (``p.sweep_hidden``, the students' recipe) or ``"tiny"``
-    (``p.tiny_hidden``, ``p.tiny_epochs`` epochs at ``p.tiny_lr``: to convergence, each also
-    saved at :func:`curve_epochs` for its training curve). On the transfer set
+    ``size``: ``"large"`` (``p.sweep_hidden``, ``p.sweep_epochs`` epochs) or ``"tiny"``
+    (``p.tiny_hidden``, ``p.tiny_epochs`` epochs: to convergence, each also saved at
+    :func:`curve_epochs` for its training curve), both with the students' recipe at learning
+    rate ``p.sweep_lr``. On the transfer set
     :func:`sweep_transfer_set`, seed ``i`` of :func:`seed_pairs` trains one network on the
     labels alone and one per temperature at weight ``ALPHA``; every ``alpha`` of ``alphas``
     other than 0 and ``ALPHA`` adds seed 0 at each of the profile's ``temperatures`` (the

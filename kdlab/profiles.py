@@ -58,10 +58,12 @@ class Profile:
         The large student of the sweep (the paper's claim is about "300 or more" units).
     sweep_n_train : int or None
         Transfer set of the sweep: this many training images (stratified; ``None``: all).
+    sweep_epochs : int or None
+        Epochs of the large student of the sweep (``None``: ``epochs``).
     tiny_epochs : int
-        Epochs of the tiny student in the sweep: long enough to converge.
-    tiny_lr : float or None
-        Its learning rate (``None``: the students' recipe's).
+        Epochs of the tiny student of the sweep: long enough to converge.
+    sweep_lr : float or None
+        Learning rate of both students of the sweep (``None``: the students' recipe's).
     specialist_hidden : tuple of int
         Chapters 03-05's generalist: a network short of capacity for the fine distinctions, as
         one network for JFT's 15,000 classes was; its specialists have the same shape.
@@ -108,8 +110,9 @@ class Profile:
     sweep_seeds: int = 3
     sweep_hidden: tuple[int, ...] = (300, 300)
     sweep_n_train: int | None = None
+    sweep_epochs: int | None = None
     tiny_epochs: int = 100
-    tiny_lr: float | None = None
+    sweep_lr: float | None = None
     specialist_hidden: tuple[int, ...] = (8,)
     specialist_n_train: int | None = 30000
     specialist_epochs: int = 12
@@ -153,7 +156,7 @@ PROFILES: dict[str, Profile] = {
         teacher_hidden=(256, 256), student_hidden=(64, 64), tiny_hidden=(30, 30),
         teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 4.0, 8.0, 20.0),
         ensemble_size=3, ensemble_hidden=(64, 64), sweep_hidden=(64, 64), sweep_n_train=600,
-        tiny_epochs=40, tiny_lr=3e-3,
+        sweep_epochs=20, tiny_epochs=40, sweep_lr=3e-3,
         specialist_n_train=6000, specialist_epochs=6, synthetic_classes=(8, 6, 60),
     ),
     "laptop": Profile(
@@ -161,8 +164,8 @@ PROFILES: dict[str, Profile] = {
         epochs=20, teacher_epochs=30, batch_size=128, lr=1e-3,
         teacher_hidden=(1200, 1200), student_hidden=(800, 800), tiny_hidden=(30, 30),
         teacher_dropout=0.3, teacher_jitter=1, temperatures=(1.0, 3.0, 8.0, 20.0),
-        ensemble_size=8, ensemble_hidden=(100, 100), sweep_n_train=2000, tiny_epochs=100,
-        tiny_lr=3e-3,
+        ensemble_size=8, ensemble_hidden=(100, 100), sweep_n_train=2000, sweep_epochs=40,
+        tiny_epochs=100, sweep_lr=3e-3,
     ),
     "paper": Profile(
         name="paper", dataset="fashion-mnist", n_train=None, n_test=None, seed=0,

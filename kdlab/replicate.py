@@ -4,6 +4,8 @@
 [--out DIR]`` runs, with the notebooks' own recipes and the run profile's sizes: the teacher,
 the student alone and the distilled student (chapter 02); a class omitted from the transfer set
 and its bias shift chosen on a validation split (02); soft targets on 3% of the data (02);
+an ensemble distilled into one network, and a transfer set of two classes whose biases
+are shifted together (02);
 covariance clustering of a small generalist's held-out predictions (03); dustbin specialists
 (04) and their combination by KL inference (05), over several seeds, with three controls. It
 writes ``results-<dataset>-<profile>.json`` (every number, the hardware and the wall time of
@@ -45,6 +47,7 @@ from kdlab.experiments import (
     PAPER_MNIST,
     PAPER_SPEECH,
     choose_bias_shift,
+    ensemble_experiment,
     errors_with_bias_shift,
     gap_closed,
     specialist_data,
@@ -54,6 +57,8 @@ from kdlab.experiments import (
     train_generalist,
     train_small_generalists,
     train_teacher,
+    two_class_experiment,
+    two_class_pair,
 )
 from kdlab.models import MLP
 from kdlab.profiles import PROFILES, Profile, get_profile
@@ -121,7 +126,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     seconds = {}
 
     def step(key, title):
-        log(f"[{len(seconds) + 1}/6] {title} ...")
+        log(f"[{len(seconds) + 1}/8] {title} ...")
         return key, time.perf_counter()
 
     def done(key, t0, summary):
@@ -199,6 +204,30 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
                                       PAPER_SPEECH["full"] - PAPER_SPEECH["hard_3pct"])}
     done(key, t0, f"accuracy: hard {acc['hard_3pct']:.1%}, soft {acc['soft_3pct']:.1%} on "
                   f"{len(small)} images; all data {acc['full']:.1%}")
+
+    # chapter 02 · an ensemble distilled into one network (paper: speech, Table 1)
+    key, t0 = step("ensemble", f"an ensemble of {p.ensemble_size} networks, and one distilled "
+                               "from it")
+    ens = ensemble_experiment(train, test, p, verbose=False)
+    out["experiments"][key] = {k: ens[k] for k in (
+        "members", "hidden", "member_errors", "mean_member_errors", "ensemble_errors",
+        "mean_logit_errors", "distilled_errors", "gain_kept", "T", "alpha", "n_test", "paper",
+        "paper_gain_kept")}
+    done(key, t0, f"errors: members {min(ens['member_errors'])}-{max(ens['member_errors'])} "
+                  f"(mean {ens['mean_member_errors']:.1f}), ensemble {ens['ensemble_errors']}, "
+                  f"distilled {ens['distilled_errors']}; gain kept {_pct(ens['gain_kept'])}")
+
+    # chapter 02 · a transfer set of two classes, both biases shifted (paper: 7s and 8s)
+    key, t0 = step("two_class_transfer",
+                   f"a transfer set of {' and '.join(two_class_pair(names))} only")
+    two = two_class_experiment(train, test, p, logits_train, verbose=False)
+    out["experiments"][key] = {k: two[k] for k in (
+        "classes", "class_indices", "transfer_size", "validation_size", "n_test", "T", "alpha",
+        "bias_shift", "errors_before", "errors_after", "paper")}
+    out["experiments"][key]["shift_grid"] = [two["shifts"][0], two["shifts"][-1],
+                                             two["shifts"][1] - two["shifts"][0]]
+    done(key, t0, f"errors {two['errors_before']} -> {two['errors_after']} of {n} after "
+                  f"shifting both biases by {two['bias_shift']:g}")
 
     # 4-6 · the specialists experiment of chapters 03-05 (issue 20): a small generalist per
     # seed, groups from its held-out predictions, specialists and their three controls
@@ -340,7 +369,7 @@ def render_markdown(results: dict) -> str:
         f"({hw['device_name']}), torch {hw['torch']}, {hw['cpu_count']} CPUs; "
         f"{r['total_seconds']:.1f} s in all.", "",
         "Paper: Hinton, Vinyals & Dean (2015) — MNIST test errors (section 3), speech frame "
-        "accuracy (Table 5), JFT accuracy (section 5). Ours are on "
+        "accuracy (Tables 1 and 5), JFT accuracy (section 5). Ours are on "
         f"{r['dataset']}; compare error rates, not counts.", "",
         "| experiment | ours | paper | paper's data |", "|---|---:|---:|---|",
     ]
@@ -371,6 +400,7 @@ def render_markdown(results: dict) -> str:
          _pct(s["paper"]["full"]), sp),
         ("gap to all the data closed by soft targets", _pct(s["gap_closed"]),
          _pct(s["paper_gap_closed"]), sp),
+        *_chapter02_rows(e, n, sp, m),
         ("small generalist accuracy (mean of seeds)", _pct(kl["accuracy"]["generalist"]),
          _pct(kl["paper_jft_accuracy"]["generalist"]), jft),
         ("generalist + specialists (KL inference) accuracy", _pct(kl["accuracy"]["combined"]),
@@ -409,6 +439,38 @@ def render_markdown(results: dict) -> str:
     lines += ["", "Wall time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in r["seconds"].items())
               + f"; total {r['total_seconds']:.1f}.", ""]
     return "\n".join(lines)
+
+
+def _chapter02_rows(e: dict, n: int, speech: str, mnist: str) -> list[tuple]:
+    """The report's rows for the ensemble and the two-class transfer set (absent: none)."""
+    rows = []
+    if "ensemble" in e:
+        en = e["ensemble"]
+        K, pp = en["members"], en["paper"]
+
+        def acc(errors):
+            return _pct(1 - errors / n)
+
+        rows += [
+            (f"one member of the ensemble (mean of {K}), accuracy",
+             acc(en["mean_member_errors"]), _pct(pp["baseline"]), speech),
+            (f"ensemble of {K} (mean of probabilities), accuracy", acc(en["ensemble_errors"]),
+             f"{_pct(pp['ensemble'])} ({pp['members']} models)", speech),
+            (f"one network distilled from it (T = {en['T']:g}), accuracy",
+             acc(en["distilled_errors"]), _pct(pp["distilled"]), speech),
+            ("ensemble's gain kept by distillation", _pct(en["gain_kept"]),
+             _pct(en["paper_gain_kept"]), speech)]
+    if "two_class_transfer" in e:
+        tc = e["two_class_transfer"]
+        pp = tc["paper"]
+        rows += [
+            (f"transfer set of {' and '.join(tc['classes'])} only, test error rate",
+             _pct(tc["errors_before"] / n), _pct(pp["errors_before"]), mnist + " (7s and 8s)"),
+            (f"both biases shifted (chosen on {tc['validation_size']} validation images)",
+             f"{tc['bias_shift']:g}", f"{pp['bias_shift']:g}", mnist + " (7s and 8s)"),
+            ("after the shift, test error rate", _pct(tc["errors_after"] / n),
+             _pct(pp["errors_after"]), mnist + " (7s and 8s)")]
+    return rows
 
 
 def _write_atomic(path: Path, text: str) -> None:

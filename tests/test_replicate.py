@@ -13,11 +13,17 @@ import kdlab.data
 import kdlab.replicate
 import kdlab.sources
 from kdlab.data import fraction_subset, load_dataset
-from kdlab.experiments import PAPER_MNIST, PAPER_SPEECH
+from kdlab.experiments import (
+    PAPER_MNIST,
+    PAPER_SPEECH,
+    PAPER_SPEECH_ENSEMBLE,
+    PAPER_TWO_CLASS,
+    gap_closed,
+)
 from kdlab.replicate import check_targets, main
 
-EXPERIMENTS = ["distillation", "omitted_class", "soft_targets_3pct", "clustering",
-               "specialists", "kl_inference"]
+EXPERIMENTS = ["distillation", "omitted_class", "soft_targets_3pct", "ensemble",
+               "two_class_transfer", "clustering", "specialists", "kl_inference"]
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +95,29 @@ def test_omitted_class_and_its_bias_shift(replicated):
     assert o["transfer_size"] + o["validation_size"] < r["n_train"]  # the 3s are gone
     assert o["paper"] == {k: PAPER_MNIST[k] for k in o["paper"]}
     assert set(o["paper"]) >= {"omitted", "omitted_on_class", "shifted", "shifted_on_class"}
+
+
+@pytest.mark.slow
+def test_ensemble_and_two_class_transfer_blocks_with_the_papers_numbers(replicated):
+    _, r, md = replicated
+    e = r["experiments"]["ensemble"]
+    profile_k = r["profile"]["ensemble_size"]
+    assert e["members"] == profile_k == len(e["member_errors"])
+    assert all(0 <= x <= r["n_test"] for x in (*e["member_errors"], e["ensemble_errors"],
+                                                e["distilled_errors"]))
+    assert e["mean_member_errors"] == pytest.approx(sum(e["member_errors"]) / profile_k)
+    kept = gap_closed(e["ensemble_errors"], e["mean_member_errors"], e["distilled_errors"])
+    assert e["gain_kept"] == (None if math.isnan(kept) else pytest.approx(kept))
+    assert e["paper"] == PAPER_SPEECH_ENSEMBLE and e["paper_gain_kept"] > 0.8
+    t = r["experiments"]["two_class_transfer"]
+    assert t["classes"] == ["7", "8"] and t["class_indices"] == [7, 8]  # digits: the paper's
+    assert 0 <= t["errors_after"] <= r["n_test"] and 0 <= t["errors_before"] <= r["n_test"]
+    lo, hi, step = t["shift_grid"]
+    assert hi <= t["bias_shift"] <= lo == 0 and step < 0
+    assert t["paper"] == {**PAPER_TWO_CLASS, "classes": ["7", "8"]}
+    assert f"| {PAPER_TWO_CLASS['errors_after']:.1%} |" in md
+    assert f"| {PAPER_SPEECH_ENSEMBLE['distilled']:.1%} |" in md
+    assert f"| {t['bias_shift']:g} | {PAPER_TWO_CLASS['bias_shift']:g} |" in md
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ from kdlab.train import evaluate, fit_cached
 def _profile(**kw):
     sizes = dict(epochs=4, sweep_hidden=(12,), tiny_hidden=(6,), sweep_seeds=2,
                  sweep_temperatures=(1.0, 4.0, 20.0), temperatures=(1.0, 20.0),
-                 sweep_n_train=300, tiny_epochs=6, tiny_lr=3e-3)
+                 sweep_n_train=300, sweep_epochs=5, tiny_epochs=6, sweep_lr=3e-3)
     return dataclasses.replace(get_profile("ci"), **{**sizes, **kw})
 
 
@@ -82,14 +82,14 @@ def test_sweep_shapes_seeds_and_each_entry_is_its_own_network(digits, monkeypatc
                           verbose=False)
     assert s["errors"].shape == (3, 2) and s["labels_only"].shape == (2,)
     assert s["grid"].shape == (4, 2) and s["seeds"] == seed_pairs(p)
-    assert s["n_transfer"] == 300 and s["hidden"] == [12] and s["epochs"] == 4
+    assert s["n_transfer"] == 300 and s["hidden"] == [12] and s["epochs"] == 5
     idx = sweep_transfer_set(train, p)
     assert len(idx) == 300 and len(np.unique(idx)) == 300
     # the oracle: each network on its own, loaded from the cache under the same key
     monkeypatch.setattr(kdlab.train, "fit", None)
     monkeypatch.setattr(kdlab.batched, "fit_batched", None)
     X, y, v = train.X[idx], train.y[idx], logits[idx]
-    opts = p.fit_options("student")
+    opts = {**p.fit_options("student"), "epochs": 5, "lr": 3e-3}  # the sweep's own
     for i, (init, order) in enumerate(seed_pairs(p)):
         alone = fit_cached(MLP(64, (12,), 10, seed=init), X, y, verbose=False,
                            **{**opts, "seed": order})
