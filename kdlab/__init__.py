@@ -18,7 +18,7 @@ _MODULES: dict[str, str] = {
     "covariance": "CovarianceAccumulator correlation_from_covariance prediction_correlation "
                   "prediction_covariance",
     "data": "DataNotFoundError Dataset load_dataset",
-    "distill": "distill_student distillation_loss teacher_logits",
+    "distill": "distill_job distill_student distillation_loss teacher_logits",
     "hierarchy": "gibbs_probabilities make_hierarchical",
     "inference": "active_specialists dustbin_fold kl_inference kl_objective",
     "models": "MLP",
@@ -26,7 +26,7 @@ _MODULES: dict[str, str] = {
     "specialists": "Specialist specialist_dataset train_specialists",
     "temperature": "entropy gibbs log_softmax_t logit_matching_grad soft_cross_entropy_grad "
                    "softmax_t",
-    "train": "evaluate fit fit_cached get_device predict_logits predict_proba",
+    "train": "evaluate fit fit_cached fit_cached_many get_device predict_logits predict_proba",
 }
 _EXPORTS = {name: module for module, names in _MODULES.items() for name in names.split()}
 
