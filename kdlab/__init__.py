@@ -21,6 +21,7 @@ _MODULES: dict[str, str] = {
     "distill": "distill_job distill_student distillation_loss teacher_logits",
     "hierarchy": "gibbs_probabilities make_hierarchical",
     "inference": "active_specialists dustbin_fold kl_inference kl_objective",
+    "mistakes": "check_distillation",
     "models": "MLP",
     "profiles": "Profile get_profile",
     "specialists": "Specialist specialist_dataset train_specialists",
