@@ -616,7 +616,8 @@ def two_class_experiment(train, test, profile, logits_train, *, classes=None,
     :func:`two_class_pair`), minus a stratified validation split of 10% of the training set
     on which the shift of both biases is chosen (:func:`choose_bias_shift`); the test set
     only measures it. Returns the errors before and after, both error curves against the
-    shift, and the paper's numbers. See notebook 02.
+    shift, the share of test images answered with one of the two classes before and after
+    (and their true share), and the paper's numbers. See notebook 02.
     """
     from kdlab.data import keep_classes, train_val_split
     from kdlab.distill import distill_student
@@ -643,12 +644,17 @@ def two_class_experiment(train, test, profile, logits_train, *, classes=None,
     z_test = predict_logits(student, test.X)
     test_errors = errors_with_bias_shift(z_test, test.y, keep, shifts)
     before, after = errors_with_bias_shift(z_test, test.y, keep, [0.0, shift])
+    shifted = z_test.copy()
+    shifted[:, keep] += shift
     return {
         "classes": list(classes), "class_indices": keep, "T": float(T), "alpha": float(alpha),
         "transfer_size": int(len(transfer)), "validation_size": int(len(val_idx)),
         "n_test": int(len(test.y)), "shifts": shifts.tolist(),
         "validation_errors": val_errors.tolist(), "test_errors": test_errors.tolist(),
         "bias_shift": shift, "errors_before": int(before), "errors_after": int(after),
+        "answered_before": float(np.isin(z_test.argmax(axis=1), keep).mean()),
+        "answered_after": float(np.isin(shifted.argmax(axis=1), keep).mean()),
+        "share_of_test": float(np.isin(test.y, keep).mean()),
         "paper": {**PAPER_TWO_CLASS, "classes": list(PAPER_TWO_CLASS["classes"])}}
 
 

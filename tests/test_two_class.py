@@ -100,3 +100,7 @@ def test_end_to_end_the_shift_is_chosen_on_validation_only(digits):
     assert min(r["validation_errors"]) == r["validation_errors"][i]
     assert (r["test_errors"][0], r["test_errors"][i]) == (r["errors_before"], r["errors_after"])
     assert len(r["test_errors"]) == len(r["shifts"]) == len(TWO_CLASS_SHIFTS)
+    assert r["share_of_test"] == pytest.approx(np.isin(test.y, [7, 8]).mean())
+    assert 0 <= r["answered_after"] <= 1 and 0 <= r["answered_before"] <= 1
+    if r["bias_shift"] < 0:  # lowering both biases can only take answers away from them
+        assert r["answered_after"] <= r["answered_before"]
