@@ -155,7 +155,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     done(key, t0, f"errors: teacher {errors['teacher']}, student {errors['student']}, distilled "
                   f"{errors['distilled']} of {n}; gap closed {_pct(closed)}")
 
-    # 2 · a class never seen in the transfer set, and its bias shift (chapter 02, section 4)
+    # 2 · a class never seen in the transfer set, and its bias shift (chapter 02, section 5)
     name = omitted_class(dataset)
     key, t0 = step("omitted_class", f"class {name!r} omitted from the transfer set")
     omit = names.index(name)
@@ -183,7 +183,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     done(key, t0, f"errors {before} -> {after} ({cls_before} -> {cls_after} on the class) "
                   f"after raising its bias by {shift:g}")
 
-    # 3 · soft targets as a regulariser on 3% of the data (chapter 02, section 5)
+    # 3 · soft targets as a regulariser on 3% of the data (chapter 02, section 7)
     key, t0 = step("soft_targets_3pct", "hard vs soft targets on 3% of the training set")
     small = fraction_subset(train.y, SMALL_FRACTION, seed=p.seed)
     small_epochs = p.epochs * len(train.X) // (2 * len(small))  # half the full-data updates
@@ -205,7 +205,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     done(key, t0, f"accuracy: hard {acc['hard_3pct']:.1%}, soft {acc['soft_3pct']:.1%} on "
                   f"{len(small)} images; all data {acc['full']:.1%}")
 
-    # chapter 02 · an ensemble distilled into one network (paper: speech, Table 1)
+    # chapter 02, section 3 · an ensemble distilled into one network (paper: speech, Table 1)
     key, t0 = step("ensemble", f"an ensemble of {p.ensemble_size} networks, and one distilled "
                                "from it")
     ens = ensemble_experiment(train, test, p, verbose=False)
@@ -217,7 +217,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
                   f"(mean {ens['mean_member_errors']:.1f}), ensemble {ens['ensemble_errors']}, "
                   f"distilled {ens['distilled_errors']}; gain kept {_pct(ens['gain_kept'])}")
 
-    # chapter 02 · a transfer set of two classes, both biases shifted (paper: 7s and 8s)
+    # chapter 02, section 6 · a transfer set of two classes, both biases shifted (paper: 7s, 8s)
     key, t0 = step("two_class_transfer",
                    f"a transfer set of {' and '.join(two_class_pair(names))} only")
     two = two_class_experiment(train, test, p, logits_train, verbose=False)
