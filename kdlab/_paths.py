@@ -77,6 +77,29 @@ def atomic_path(path: str | os.PathLike):
         raise
 
 
+def write_atomic(path: str | os.PathLike, data) -> None:
+    """Write ``data`` to ``path`` through :func:`atomic_path`: never a half-written file.
+
+    ``data`` is ``bytes``, a ``str`` (written as UTF-8), or a callable that writes the file
+    at the temporary path it is given (e.g. ``lambda tmp: torch.save(state, tmp)``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "note.txt"
+    >>> write_atomic(path, "hello")
+    >>> path.read_text()
+    'hello'
+    """
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        elif isinstance(data, str):
+            tmp.write_text(data, encoding="utf-8")
+        else:
+            data(tmp)
+
+
 def remove_orphans(folder: str | os.PathLike) -> int:
     """Delete the ``.part`` files in ``folder`` whose writer has died; return how many.
 

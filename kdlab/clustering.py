@@ -29,7 +29,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kdlab.validate import check_finite
+from kdlab.validate import check_finite, to_numpy
 
 __all__ = ["OnlineKMeans", "cluster_classes", "confusable_groups", "confusion_affinity", "METHODS"]
 
@@ -59,13 +59,6 @@ def _like(a: np.ndarray, ref):
     return a
 
 
-def _numpy(a, dtype=np.float64) -> np.ndarray:
-    """A numpy copy of an array or (possibly CUDA) tensor."""
-    if isinstance(a, torch.Tensor):
-        a = a.detach().cpu().numpy()
-    return np.array(a, dtype=dtype, copy=True)
-
-
 def _kmeans_plusplus(X, k: int, rng):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007; ``2 + log k`` trials as sklearn)."""
     n = X.shape[0]
@@ -73,7 +66,7 @@ def _kmeans_plusplus(X, k: int, rng):
     closest = _sq_distances(X, X[chosen])[:, 0]
     trials = 2 + int(np.log(k))
     for _ in range(1, k):
-        cumulative = np.cumsum(_numpy(closest))
+        cumulative = np.cumsum(to_numpy(closest))
         if cumulative[-1] > 0:
             picks = np.searchsorted(cumulative, rng.uniform(size=trials) * cumulative[-1])
             candidates = np.minimum(picks, n - 1)
@@ -232,8 +225,8 @@ default="k-means++"
 
     def _finish(self):
         """Publish the working centres and counts as numpy fitted attributes."""
-        self.cluster_centers_ = _numpy(self._centers)
-        self.counts_ = _numpy(self._counts)
+        self.cluster_centers_ = to_numpy(self._centers)
+        self.counts_ = to_numpy(self._counts)
         del self._centers, self._counts
 
     def _step(self, batch):
@@ -257,7 +250,7 @@ default="k-means++"
 
     def _reseed(self, received, scale):
         """Re-seed every centre that ``received`` nothing from a split of the largest one."""
-        received = _numpy(received)
+        received = to_numpy(received)
         centers, counts = self._centers, self._counts
         for dead in np.flatnonzero(received == 0):
             big = int(np.argmax(received))
@@ -298,7 +291,7 @@ default="k-means++"
         d = _sq_distances(X, self._centers)
         labels = d.argmin(1)
         self.inertia_ = float(d[_like(np.arange(n), X), labels].sum())
-        self.labels_ = _numpy(labels, np.intp)
+        self.labels_ = to_numpy(labels, np.intp)
         self._finish()
         if (np.bincount(self.labels_, minlength=self.n_clusters) == 0).any():
             warnings.warn(f"OnlineKMeans found fewer than n_clusters={self.n_clusters} "
@@ -328,7 +321,7 @@ default="k-means++"
             self._reseed(self._counts, np.sqrt(spread) if spread > 0 else 1.0)
         d = _sq_distances(X, self._centers)
         self.inertia_ = float(d[_like(np.arange(X.shape[0]), X), labels].sum())
-        self.labels_ = _numpy(labels, np.intp)
+        self.labels_ = to_numpy(labels, np.intp)
         self._finish()
         return self
 
@@ -339,11 +332,11 @@ default="k-means++"
 
     def predict(self, X):
         """Index of the nearest centre of each row of ``X``."""
-        return _numpy(self._distances(X).argmin(1), np.intp)
+        return to_numpy(self._distances(X).argmin(1), np.intp)
 
     def transform(self, X):
         """Euclidean distance of each row of ``X`` to every centre, ``(n_samples, n_clusters)``."""
-        return np.sqrt(_numpy(self._distances(X)))
+        return np.sqrt(to_numpy(self._distances(X)))
 
     def score(self, X, y=None):
         """Minus the sum of squared distances of ``X`` to its nearest centres (higher is better)."""

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import torch
 
-from kdlab.validate import check_int, check_probabilities
+from kdlab.validate import check_int, check_probabilities, to_numpy
 
 __all__ = ["CovarianceAccumulator", "correlation_from_covariance", "prediction_correlation",
            "prediction_covariance"]
@@ -182,7 +182,7 @@ class CovarianceAccumulator:
     @property
     def mean_(self) -> np.ndarray:
         """The mean of the rows seen so far, float64 numpy."""
-        return _numpy(self._mean)
+        return to_numpy(self._mean)
 
     def covariance(self, ddof: int = 1, *, as_numpy: bool = True):
         """The ``n_classes × n_classes`` covariance, float64 numpy (``ddof=1`` as ``np.cov``).
@@ -196,18 +196,10 @@ class CovarianceAccumulator:
                              f"got n_={self.n_}")
         cov = self._m2 / (self.n_ - ddof)
         cov = (cov + cov.T) / 2
-        return _numpy(cov) if as_numpy else cov
+        return to_numpy(cov) if as_numpy else cov
 
     def __repr__(self) -> str:
         return f"CovarianceAccumulator(n_classes={self.n_classes}) with n_={self.n_}"
-
-
-def _numpy(x) -> np.ndarray:
-    """A float64 numpy copy of an array or (possibly CUDA) tensor."""
-    if isinstance(x, torch.Tensor):
-        out = x.detach().to("cpu", torch.float64, copy=True).numpy()
-        return out
-    return np.array(x, dtype=np.float64, copy=True)
 
 
 def prediction_covariance(probs) -> np.ndarray:
@@ -262,7 +254,7 @@ def correlation_from_covariance(cov) -> np.ndarray:
     ...             np.corrcoef(probs, rowvar=False))
     True
     """
-    m = np.asarray(_numpy(cov) if isinstance(cov, torch.Tensor) else cov, dtype=np.float64)
+    m = np.asarray(to_numpy(cov) if isinstance(cov, torch.Tensor) else cov, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
         raise ValueError(f"cov must be a square (C, C) matrix, got shape {m.shape}")
     if not np.isfinite(m).all():

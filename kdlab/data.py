@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kdlab._paths import write_atomic
 from kdlab.sources import (  # noqa: F401 - re-exported: where data sets come from
     SOURCES,
     SPLITS,
@@ -24,7 +25,6 @@ from kdlab.sources import (  # noqa: F401 - re-exported: where data sets come fr
     Archive,
     DataNotFoundError,
     Source,
-    _atomic_write,
     _check_name,
     _check_split,
     fetch,
@@ -32,7 +32,7 @@ from kdlab.sources import (  # noqa: F401 - re-exported: where data sets come fr
     main,
     search_path,
 )
-from kdlab.validate import check_int
+from kdlab.validate import check_int, check_labels, to_numpy
 
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
@@ -138,7 +138,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> Path:
     payload = (bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
                + np.ascontiguousarray(array, dtype=_IDX_DTYPES[code]).tobytes())
     path = Path(path)
-    _atomic_write(path, gzip.compress(payload) if path.suffix == ".gz" else payload)
+    write_atomic(path, gzip.compress(payload) if path.suffix == ".gz" else payload)
     return path
 
 
@@ -233,13 +233,6 @@ def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | Non
 
 # --- transfer sets: index arrays that apply to X, y and cached logits alike -------------------
 
-def _labels(y) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must be a 1-d integer label array, got {y.dtype} of shape {y.shape}")
-    return y
-
-
 def _classes(classes, name="classes") -> np.ndarray:
     arr = np.atleast_1d(np.asarray(classes))
     if arr.ndim == 1 and arr.size == 0:  # no classes at all ([] is a float array to numpy)
@@ -251,7 +244,7 @@ def _classes(classes, name="classes") -> np.ndarray:
 
 def stratified_subset(y, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n`` examples whose class proportions follow ``y``'s (seeded)."""
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(y):
         raise ValueError(f"n must be an int in [1, {len(y)}], got {n!r}")
     if n == len(y):
@@ -271,13 +264,13 @@ def fraction_subset(y, fraction: float, seed: int = 0) -> np.ndarray:
     """Sorted indices of a stratified ``fraction`` of the examples (e.g. the paper's 3%)."""
     if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
         raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     return stratified_subset(y, max(1, round(fraction * len(y))), seed)
 
 
 def per_class_subset(y, n_per_class: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n_per_class`` random examples of every class (all if fewer)."""
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) \
             or n_per_class < 1:
         raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
@@ -288,13 +281,13 @@ def per_class_subset(y, n_per_class: int, seed: int = 0) -> np.ndarray:
 
 def omit_classes(y, classes) -> np.ndarray:
     """Indices of every example whose label is not in ``classes`` (a transfer set without them)."""
-    y, classes = _labels(y), _classes(classes)
+    y, classes = check_labels(to_numpy(y, None)), _classes(classes)
     return np.flatnonzero(~np.isin(y, classes))
 
 
 def keep_classes(y, classes) -> np.ndarray:
     """Indices of the examples whose label is in ``classes`` (e.g. only 7s and 8s)."""
-    y, classes = _labels(y), _classes(classes)
+    y, classes = check_labels(to_numpy(y, None)), _classes(classes)
     return np.flatnonzero(np.isin(y, classes))
 
 
@@ -302,7 +295,7 @@ def train_val_split(y, val_fraction: float = 0.1, seed: int = 0) -> tuple[np.nda
     """Stratified (train, validation) index arrays: choose hyper-parameters on val, never test."""
     if not isinstance(val_fraction, float) or not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be a float in (0, 1), got {val_fraction!r}")
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     val = fraction_subset(y, val_fraction, seed)
     return np.setdiff1d(np.arange(len(y)), val), val
 

@@ -13,13 +13,9 @@ import numbers
 
 import numpy as np
 
+from kdlab.validate import check_int, check_positive
+
 __all__ = ["make_hierarchical", "gibbs_probabilities"]
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _non_negative(value, name: str) -> float:
@@ -78,10 +74,10 @@ def make_hierarchical(n_superclasses: int = 8, classes_per_super: int = 5,
     >>> X.shape, X.dtype, y.max(), superclass.tolist()
     ((120, 8), dtype('float32'), np.int64(11), [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
     """
-    n_super = _positive_int(n_superclasses, "n_superclasses")
-    per_super = _positive_int(classes_per_super, "classes_per_super")
-    n_per = _positive_int(n_per_class, "n_per_class")
-    d = _positive_int(n_features, "n_features")
+    n_super = check_int(n_superclasses, "n_superclasses", lo=1)
+    per_super = check_int(classes_per_super, "classes_per_super", lo=1)
+    n_per = check_int(n_per_class, "n_per_class", lo=1)
+    d = check_int(n_features, "n_features", lo=1)
     s_scale = _non_negative(superclass_scale, "superclass_scale")
     c_scale = _non_negative(class_scale, "class_scale")
     sigma = _non_negative(noise, "noise")
@@ -112,6 +108,8 @@ def gibbs_probabilities(X, centers, T: float = 1.0) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
+
+from kdlab.validate import check_int, check_positive
     >>> p = gibbs_probabilities(np.zeros((1, 2)), np.array([[0.0, 0.0], [1.0, 0.0]]))
     >>> p.round(3)
     array([[0.622, 0.378]])
@@ -121,9 +119,7 @@ def gibbs_probabilities(X, centers, T: float = 1.0) -> np.ndarray:
     if X.ndim != 2 or centers.ndim != 2 or X.shape[1] != centers.shape[1]:
         raise ValueError(f"X and centers must be 2-d with the same number of features, got "
                          f"shapes {X.shape} and {centers.shape}")
-    T = _non_negative(T, "T")
-    if T == 0:
-        raise ValueError("T must be positive, got 0")
+    T = check_positive(T, "T")
     logits = X @ centers.T - 0.5 * (centers * centers).sum(1)  # −‖x−μ‖²/2 up to a row constant
     logits /= T
     logits -= logits.max(1, keepdims=True)

@@ -75,6 +75,8 @@ from scipy.special import logsumexp, rel_entr
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
+from kdlab.validate import check_subset
+
 __all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
            "dustbin_fold", "kl_inference", "kl_objective"]
 
@@ -140,30 +142,6 @@ def _probabilities(x, name: str, n_rows: int | None = None, n_cols: int | None =
     return p
 
 
-def _subset(subset, n_classes: int, name: str) -> np.ndarray:
-    """A specialist's class ids: 1-d, integer, distinct, in range, not every class."""
-    if isinstance(subset, torch.Tensor):
-        subset = subset.detach().cpu().numpy()
-    s = _array(subset, name, "class ids")
-    if s.ndim != 1:
-        raise ValueError(f"{name} must be a 1-d array of class ids, got shape {s.shape}")
-    if s.size == 0:
-        raise ValueError(f"{name} must hold at least one class id, got an empty subset")
-    if s.dtype == np.bool_ or not np.issubdtype(s.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer class ids, got dtype {s.dtype}")
-    if s.min() < 0 or s.max() >= n_classes:
-        raise ValueError(f"{name}: class ids must lie in [0, {n_classes}), got "
-                         f"[{s.min()}, {s.max()}]")
-    values, counts = np.unique(s, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"{name} must hold distinct class ids; {values[counts > 1][0]} appears "
-                         f"{counts.max()} times")
-    if s.size >= n_classes:
-        raise ValueError(f"{name} must leave out at least one of the {n_classes} classes (they "
-                         f"are its dustbin), got all of them")
-    return s.astype(np.intp)
-
-
 def _specialists(specialists, n_classes: int, n_rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Checked ``(subset, probs)`` pairs, ``probs`` float64 of shape ``(n_rows, k + 1)``."""
     if not isinstance(specialists, list | tuple):
@@ -174,7 +152,7 @@ def _specialists(specialists, n_classes: int, n_rows: int) -> list[tuple[np.ndar
         if not isinstance(pair, list | tuple) or len(pair) != 2:
             raise ValueError(f"specialists[{i}] must be a (subset, probs) pair, got "
                              f"{type(pair).__name__}")
-        subset = _subset(pair[0], n_classes, f"specialists[{i}] subset")
+        subset = check_subset(pair[0], n_classes, f"specialists[{i}] subset")
         k = len(subset)
         probs = _probabilities(pair[1], f"specialists[{i}] probs", n_rows, k + 1,
                                f" (its {k} classes, then the dustbin)")
@@ -491,7 +469,7 @@ def dustbin_fold(q, subset) -> np.ndarray:
         raise ValueError("q must be finite, got NaN or infinity")
     if (x < 0).any():
         raise ValueError(f"q must be non-negative, found {x.min():.3g}")
-    return _fold(x, _subset(subset, x.shape[-1], "subset"))
+    return _fold(x, check_subset(subset, x.shape[-1]))
 
 
 def active_specialists(p_general, specialists, n_top=1) -> np.ndarray:
@@ -722,7 +700,7 @@ def covering_counts(y, subsets, active=None) -> np.ndarray:
                     + [int(np.max(s)) + 2 for s in subsets if np.size(s)])
     covers = np.zeros((len(labels), len(subsets)), bool)
     for m, s in enumerate(subsets):
-        covers[:, m] = np.isin(labels, _subset(s, n_classes, f"subsets[{m}]"))
+        covers[:, m] = np.isin(labels, check_subset(s, n_classes, f"subsets[{m}]"))
     if active is not None:
         if isinstance(active, torch.Tensor):
             active = active.detach().cpu().numpy()

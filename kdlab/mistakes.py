@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdlab.validate import check_finite, check_int, check_labels
+from kdlab.validate import check_finite, check_int, check_labels, check_positive
 
 __all__ = [
     "MISTAKES",
@@ -232,12 +232,6 @@ def _check_loss_fn(loss_fn, name: str = "loss_fn"):
     return loss_fn
 
 
-def _check_T(T, name: str = "T") -> float:
-    if isinstance(T, bool) or not isinstance(T, numbers.Real) or not math.isfinite(T) or T <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {T!r}")
-    return float(T)
-
-
 def _check_alpha(alpha) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
         raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
@@ -296,7 +290,7 @@ def soft_gradient(loss_fn, student_logits, teacher_logits, T) -> np.ndarray:
     """
     loss_fn = _check_loss_fn(loss_fn)
     z, v = _logits_pair(student_logits, teacher_logits)
-    return _grads(loss_fn, z, v, _check_T(T))[1].numpy()
+    return _grads(loss_fn, z, v, check_positive(T, "T"))[1].numpy()
 
 
 def gradient_ratio(loss_fn, student_logits, teacher_logits, T, reference=soft_loss) -> float:
@@ -317,7 +311,7 @@ def gradient_ratio(loss_fn, student_logits, teacher_logits, T, reference=soft_lo
     loss_fn = _check_loss_fn(loss_fn)
     reference = _check_loss_fn(reference, "reference")
     z, v = _logits_pair(student_logits, teacher_logits)
-    T = _check_T(T)
+    T = check_positive(T, "T")
     g = _grads(loss_fn, z, v, T)[1]
     g_ref = _grads(reference, z, v, T)[1]
     return float(g.norm() / g_ref.norm())
@@ -345,7 +339,7 @@ def gradient_balance(loss_fn, student_logits, teacher_logits, labels, T, alpha=0
     y = torch.as_tensor(check_labels(y, z.shape[1], "labels"))
     if len(y) != len(z):
         raise ValueError(f"labels: expected {len(z)} labels, got {len(y)}")
-    T, alpha = _check_T(T), _check_alpha(alpha)
+    T, alpha = check_positive(T, "T"), _check_alpha(alpha)
     g_soft = _grads(loss_fn, z, v, T)[1]
     zz = z.clone().requires_grad_(True)
     (g_hard,) = torch.autograd.grad(F.cross_entropy(zz, y), [zz])
@@ -511,7 +505,7 @@ def check_distillation(loss_fn, *, n_classes: int = 10, batch_size: int = 16,
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     try:
-        temps = sorted({_check_T(t, "temperatures") for t in temperatures})
+        temps = sorted({check_positive(t, "temperatures") for t in temperatures})
     except TypeError:
         raise TypeError(f"temperatures must be a sequence of positive numbers, got "
                         f"{temperatures!r}") from None
@@ -734,7 +728,7 @@ def _distill_parts(X, logits, y, soft, T, alpha, permutation, device):
     if not callable(soft):
         raise TypeError(f"soft must be a soft loss soft(z, v, T) such as soft_loss, got "
                         f"{type(soft).__name__}")
-    T, alpha = _check_T(T), _check_alpha(alpha)
+    T, alpha = check_positive(T, "T"), _check_alpha(alpha)
     if not isinstance(X, (np.ndarray, torch.Tensor)):
         raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
     n = len(X)
@@ -849,7 +843,7 @@ def train_with_shared_optimizer(student: nn.Module, teacher: nn.Module, X, *, so
     if not callable(soft):
         raise TypeError(f"soft must be a soft loss soft(z, v, T) such as soft_loss, got "
                         f"{type(soft).__name__}")
-    T = _check_T(T)
+    T = check_positive(T, "T")
     steps = check_int(steps, "steps", lo=1)
     batch_size = check_int(batch_size, "batch_size", lo=1)
     seed = check_int(seed, "seed", lo=0)

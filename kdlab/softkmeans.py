@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from kdlab.temperature import softmax_t
+from kdlab.validate import check_positive
 
 __all__ = ["soft_assignments", "soft_kmeans", "uniform_cluster_sample"]
 
@@ -34,12 +35,6 @@ def _points(X, name: str = "X") -> np.ndarray:
     if not np.isfinite(X).all():
         raise ValueError(f"{name} must be finite")
     return X
-
-
-def _temperature(T) -> float:
-    if isinstance(T, bool) or not isinstance(T, numbers.Real) or not np.isfinite(T) or T <= 0:
-        raise ValueError(f"T must be a positive finite number, got {T!r}")
-    return float(T)
 
 
 def soft_assignments(X, centers, T: float = 1.0) -> np.ndarray:
@@ -62,7 +57,7 @@ def soft_assignments(X, centers, T: float = 1.0) -> np.ndarray:
     if centers.shape[1] != X.shape[1]:
         raise ValueError(f"centers must have {X.shape[1]} features like X, got "
                          f"{centers.shape[1]}")
-    T = _temperature(T)
+    T = check_positive(T, "T")
     d2 = ((X[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
     return softmax_t(-d2, T)
 
@@ -86,7 +81,7 @@ def soft_kmeans(X, n_clusters: int, T: float = 1.0, *, init=None, max_iter: int 
     See notebook 06.
     """
     X = _points(X)
-    T = _temperature(T)
+    T = check_positive(T, "T")
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) \
             or not 1 <= n_clusters <= len(X):
         raise ValueError(f"n_clusters must be an int from 1 to the number of points "

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from kdlab._paths import atomic_path, env_data_dir, repo_data_dir
+from kdlab._paths import env_data_dir, repo_data_dir, write_atomic
 
 SYSTEM_DIR = Path("/usr/share/datasets")
 SPLITS = ("train", "test")
@@ -93,12 +93,6 @@ SOURCES: dict[str, Source] = {
 class DataNotFoundError(FileNotFoundError):
     """A named data set was found in none of the places on the search path."""
 
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` via a temporary file and a rename: never half-written."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(payload)
 
 
 # --- the search path --------------------------------------------------------------------------
@@ -184,7 +178,7 @@ def fetch(name: str, split: str, dest: str | os.PathLike, timeout: float = 20.0)
                 if payload is None:
                     raise OSError("; ".join(errors))
                 target = dest / stem
-            _atomic_write(target, payload)
+            write_atomic(target, payload)
         paths.append(target)
     return paths[0], paths[1]
 

@@ -24,7 +24,14 @@ from kdlab._paths import cache_dir
 from kdlab.temperature import softmax_t
 from kdlab.train import fit, fit_cached
 from kdlab.train import predict_logits as _predict_logits
-from kdlab.validate import check_finite, check_n_features
+from kdlab.validate import (
+    check_finite,
+    check_int,
+    check_labels,
+    check_n_features,
+    check_subset,
+    to_numpy,
+)
 
 __all__ = ["Specialist", "SpecialistData", "specialist_confusion", "specialist_dataset",
            "train_specialists", "within_group_accuracy"]
@@ -33,47 +40,6 @@ BACKENDS = ("threading", "loky")
 
 
 # --- argument checks --------------------------------------------------------------------------
-
-def _labels(y) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must be a 1-d integer label array, got {y.dtype} of shape {y.shape}")
-    if y.size and y.min() < 0:
-        raise ValueError(f"y: labels must be non-negative class ids, got {y.min()}")
-    return y
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _check_subset(subset, n_classes: int, name: str = "subset") -> np.ndarray:
-    """The class ids of ``subset`` as an int64 array, in their given order; or an error."""
-    if isinstance(subset, torch.Tensor):
-        subset = subset.detach().cpu().numpy()
-    if isinstance(subset, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of class ids, got {subset!r}")
-    arr = np.asarray(subset)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-d sequence of class ids, got {subset!r}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: a specialist needs at least one class")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
-    if arr.min() < 0 or arr.max() >= n_classes:
-        raise ValueError(f"{name}: class ids must lie in [0, {n_classes}), got {arr.tolist()}")
-    values, counts = np.unique(arr, return_counts=True)
-    if (counts > 1).any():
-        raise ValueError(f"{name}: duplicate class ids {values[counts > 1].tolist()}")
-    if arr.size >= n_classes:
-        raise ValueError(f"{name} contains every one of the {n_classes} classes: the dustbin "
-                         "would be empty; a specialist needs a strict subset")
-    return arr.astype(np.int64)
-
 
 def _check_fraction(dustbin_fraction) -> float:
     if isinstance(dustbin_fraction, bool) or not isinstance(dustbin_fraction, numbers.Real) \
@@ -225,15 +191,14 @@ def specialist_dataset(y, subset, dustbin_fraction: float = 0.5, seed: int = 0,
 
     See notebook 04.
     """
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     if n_classes is None:
         if y.size == 0:
             raise ValueError("y is empty: no training examples")
         n_classes = int(y.max()) + 1
-    n_classes = _positive_int(n_classes, "n_classes")
-    if y.size and y.max() >= n_classes:
-        raise ValueError(f"y: labels must lie in [0, {n_classes}), got a {y.max()}")
-    subset = _check_subset(subset, n_classes)
+    n_classes = check_int(n_classes, "n_classes", lo=1)
+    y = check_labels(y, n_classes)
+    subset = check_subset(subset, n_classes)
     fraction = _check_fraction(dustbin_fraction)
     seed = _check_seed(seed)
     in_subset = np.isin(y, subset)
@@ -329,7 +294,7 @@ class Specialist(nn.Module):
         super().__init__()
         g_head = _check_generalist(generalist)
         n_classes = g_head.out_features
-        subset = _check_subset(subset, n_classes)
+        subset = check_subset(subset, n_classes)
         if isinstance(dustbin_correction, bool) or not isinstance(dustbin_correction,
                                                                   numbers.Real) \
                 or not math.isfinite(dustbin_correction):
@@ -547,7 +512,7 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
     """
     g_head = _check_generalist(generalist)
     n_classes = g_head.out_features
-    y = _labels(y)
+    y = check_labels(to_numpy(y, None))
     check_finite(_check_X(X, generalist), "X")
     if len(X) != len(y):
         raise ValueError(f"y: expected {len(X)} labels to match X, got {len(y)}")
@@ -555,7 +520,7 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
             or not isinstance(subsets, (list, tuple)) or len(subsets) == 0:
         raise ValueError(f"subsets must be a non-empty list of class-id sequences, one per "
                          f"specialist, got {subsets!r}")
-    subsets = [_check_subset(s, n_classes, f"subsets[{i}]") for i, s in enumerate(subsets)]
+    subsets = [check_subset(s, n_classes, f"subsets[{i}]") for i, s in enumerate(subsets)]
     _check_fraction(dustbin_fraction)
     _check_seed(seed)
     if backend is not None and backend not in BACKENDS:
@@ -575,7 +540,8 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
         if not isinstance(val, (tuple, list)) or len(val) != 2:
             raise ValueError("val must be a pair (X_val, y_val): held-out data of the full "
                              "problem")
-        X_val, y_val = check_finite(_check_X(val[0], generalist), "val[0]"), _labels(val[1])
+        X_val = check_finite(_check_X(val[0], generalist), "val[0]")
+        y_val = check_labels(to_numpy(val[1], None), n_classes, name="val[1]")
         if len(X_val) != len(y_val):
             raise ValueError(f"val: expected {len(X_val)} labels to match X_val, got "
                              f"{len(y_val)}")
@@ -673,7 +639,7 @@ def specialist_confusion(specialist: Specialist, X, y, corrected: bool = True) -
     """
     if not isinstance(specialist, Specialist):
         raise TypeError(f"specialist must be a Specialist, got {type(specialist).__name__}")
-    labels = _labels(y)
+    labels = check_labels(to_numpy(y, None))
     k = len(specialist.subset)
     probs = specialist.predict_proba(X, corrected=corrected)
     if len(probs) != len(labels):
@@ -707,12 +673,8 @@ def within_group_accuracy(scores, y, subset) -> float:
 
     See notebooks 04 and 05.
     """
-    if isinstance(subset, torch.Tensor):
-        subset = subset.detach().cpu().numpy()
-    labels = _labels(y)
-    arr = np.asarray(subset)
-    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"subset must be a non-empty 1-d sequence of class ids, got {subset!r}")
+    labels = check_labels(to_numpy(y, None))
+    arr = check_subset(subset, None, proper=False)
     if isinstance(scores, torch.Tensor):
         scores = scores.detach().cpu().numpy()
     s = np.asarray(scores, dtype=np.float64)

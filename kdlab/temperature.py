@@ -13,6 +13,8 @@ import numbers
 import numpy as np
 import torch
 
+from kdlab.validate import check_positive
+
 __all__ = [
     "softmax_t",
     "log_softmax_t",
@@ -38,17 +40,7 @@ def _check_T(T, name: str = "T"):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{expected}, got {value:g}")
         return T if T.is_floating_point() else value
-    if isinstance(T, np.ndarray):
-        if T.ndim != 0:
-            raise ValueError(f"{expected} (a scalar), got an array of shape {T.shape}")
-        T = T[()]
-    if isinstance(T, bool | np.bool_) or not isinstance(T, numbers.Real):
-        raise TypeError(f"{expected}, got {T!r} of type {type(T).__name__}")
-    value = float(T)
-    if not (math.isfinite(value) and value > 0):
-        shown = int(T) if isinstance(T, numbers.Integral) else value
-        raise ValueError(f"{expected}, got {shown!r}")
-    return value
+    return check_positive(T, name)
 
 
 def _as_array(x, name: str, check_finite: bool = True):

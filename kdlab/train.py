@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdlab._paths import atomic_path, cache_dirs, remove_orphans
+from kdlab._paths import cache_dirs, remove_orphans, write_atomic
 from kdlab.validate import check_labels, check_training_data
 
 CACHE_FORMAT = 1
@@ -282,7 +282,7 @@ def _save_checkpoint(path: Path, signature: dict, model, opt, gen, history, epoc
     if torch.cuda.is_available() and history.get("device", "").startswith("cuda"):
         state["cuda_rng"] = torch.cuda.get_rng_state()
     try:
-        _save_atomic(path, state)
+        write_atomic(path, lambda tmp: torch.save(state, tmp))
     except OSError as exc:  # a full disk or a read-only folder must not stop the training
         warnings.warn(f"kdlab: could not save the checkpoint {path} ({exc}); training goes on",
                       RuntimeWarning, stacklevel=3)
@@ -440,11 +440,6 @@ def _state_digest(state: dict) -> str:
     return h.hexdigest()
 
 
-def _save_atomic(path: Path, payload: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
 def _load_checked(path: Path, key: str) -> dict:
     """Load a cache file safely (``weights_only``) and verify its key, metadata and digest."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
@@ -491,7 +486,7 @@ def _write_model(label: str, key: str, payload: dict) -> Path:
     for root in cache_dirs():
         path = root / "models" / f"{label}-{key[:16]}.pt"
         try:
-            _save_atomic(path, payload)
+            write_atomic(path, lambda tmp: torch.save(payload, tmp))
         except OSError as exc:
             errors.append(f"{path.parent}: {exc.strerror or exc}")
             continue

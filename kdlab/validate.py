@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 __all__ = ["check_finite", "check_int", "check_labels", "check_n_features",
-           "check_probabilities", "check_training_data", "n_outputs"]
+           "check_positive", "check_probabilities", "check_subset", "check_training_data",
+           "n_outputs", "to_numpy"]
 
 
 def _is_tensor(a) -> bool:
@@ -91,6 +92,97 @@ def check_int(value, name: str, lo: int | None = None, hi: int | None = None) ->
             expected = f"in [{lo}, {hi}]" if hi - lo > 1 else f"{lo} or {hi}"
         raise ValueError(f"{name} must be an int {expected}, got {value!r}")
     return int(value)
+
+
+def to_numpy(a, dtype=np.float64) -> np.ndarray:
+    """A numpy copy of an array or (possibly CUDA) tensor ``a``, as ``dtype`` (``None``: its own).
+
+    Examples
+    --------
+    >>> to_numpy([1, 2])
+    array([1., 2.])
+    >>> to_numpy(np.array([1, 2], np.int32), None).dtype
+    dtype('int32')
+    """
+    if _is_tensor(a):
+        import torch
+
+        a = a.detach().cpu()
+        a = (a.float() if a.dtype == torch.bfloat16 else a).numpy()  # numpy has no bfloat16
+    return np.array(a, dtype=dtype, copy=True)
+
+
+def check_positive(value, name: str) -> float:
+    """``value`` as a float if it is a finite real number above 0 (not a bool); else an error.
+
+    A 0-d numpy array is read as its scalar. A non-number is a ``TypeError``, a number that is
+    not finite or not positive a ``ValueError``; both messages name the argument.
+
+    Examples
+    --------
+    >>> check_positive(2, "T")
+    2.0
+    >>> check_positive(-1, "T")
+    Traceback (most recent call last):
+    ...
+    ValueError: T must be a positive finite number, got -1
+    """
+    expected = f"{name} must be a positive finite number"
+    if isinstance(value, np.ndarray):
+        if value.ndim != 0:
+            raise ValueError(f"{expected} (a scalar), got an array of shape {value.shape}")
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{expected}, got {value!r} of type {type(value).__name__}")
+    number = float(value)
+    if not (np.isfinite(number) and number > 0):
+        shown = int(value) if isinstance(value, numbers.Integral) else number
+        raise ValueError(f"{expected}, got {shown!r}")
+    return number
+
+
+def check_subset(subset, n_classes: int | None, name: str = "subset", *,
+                 proper: bool = True) -> np.ndarray:
+    """The class ids of ``subset`` as an int64 array in their given order, or an error.
+
+    ``subset`` is a non-empty 1-d sequence (or tensor) of distinct integer class ids in
+    ``[0, n_classes)`` (``n_classes=None``: any non-negative id); ``proper`` also asks that it
+    leave out at least one class, as a specialist's subset must (the rest is its dustbin).
+
+    Examples
+    --------
+    >>> check_subset([3, 1], 5)
+    array([3, 1])
+    >>> check_subset([0, 1], 2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: subset contains every one of the 2 classes: it must leave out at least one ...
+    """
+    if _is_tensor(subset):
+        subset = subset.detach().cpu().numpy()
+    if subset is None or isinstance(subset, (str, bytes)):
+        raise TypeError(f"{name} must be a 1-d sequence of class ids, got "
+                        f"{type(subset).__name__}")
+    try:
+        arr = np.asarray(subset)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a 1-d sequence of class ids: {err}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-d sequence of class ids, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: it must hold at least one class id")
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer class ids, got dtype {arr.dtype}")
+    if arr.min() < 0 or (n_classes is not None and arr.max() >= n_classes):
+        where = f"[0, {n_classes})" if n_classes is not None else "[0, ∞)"
+        raise ValueError(f"{name}: class ids must lie in {where}, got {arr.tolist()}")
+    values, counts = np.unique(arr, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(f"{name}: duplicate class ids {values[counts > 1].tolist()}")
+    if proper and n_classes is not None and arr.size >= n_classes:
+        raise ValueError(f"{name} contains every one of the {n_classes} classes: it must leave "
+                         "out at least one (they are the dustbin)")
+    return arr.astype(np.int64)
 
 
 def check_labels(y, n_classes: int | None = None, name: str = "y"):

@@ -10,7 +10,6 @@ import contextlib
 import html
 import io
 import math
-import numbers
 
 import ipywidgets as widgets
 import numpy as np
@@ -20,6 +19,7 @@ from matplotlib.figure import Figure
 
 from kdlab.plots import plot_probs
 from kdlab.temperature import entropy, softmax_t
+from kdlab.validate import check_positive
 
 __all__ = [
     "TemperatureExplorer",
@@ -459,10 +459,7 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
                     raise ValueError(f"index must be an int in [0, {len(self.images)}), "
                                      f"got {index!r}")
             if T is not None:
-                if isinstance(T, bool) or not isinstance(T, numbers.Real):
-                    raise ValueError(f"T must be a positive finite number, got {T!r}")
-                T = float(T)
-                softmax_t(self.logits[0], T)  # validates T
+                T = check_positive(T, "T")
         except (TypeError, ValueError) as err:
             self.error = str(err)
             self.status.value = _error_html(self.error)
@@ -1128,12 +1125,10 @@ class SoftKMeansExplorer(_PngOutput, widgets.VBox):
         """Recompute the assignments at temperature ``T`` and redraw; returns ``self``."""
         try:
             if T is not None:
-                if isinstance(T, bool) or not isinstance(T, numbers.Real):
-                    raise ValueError(f"T must be a positive finite number, got {T!r}")
-                r = self._assign(self.X, self.centers, float(T))
+                r = self._assign(self.X, self.centers, check_positive(T, "T"))
             else:
                 r = self._assign(self.X, self.centers, self.T)
-        except ValueError as err:
+        except (TypeError, ValueError) as err:
             self.error = str(err)
             self.status.value = _error_html(self.error)
             return self

@@ -9,10 +9,8 @@ import stat
 import pytest
 import torch
 
-from kdlab._paths import _UMASK, atomic_path
-from kdlab.data import _atomic_write
+from kdlab._paths import _UMASK, atomic_path, write_atomic
 from kdlab.replicate import _write_atomic
-from kdlab.train import _save_atomic
 
 EXPECTED_MODE = 0o666 & ~_UMASK
 
@@ -28,8 +26,8 @@ def test_umask_is_the_process_umask():
 
 
 @pytest.mark.parametrize("write, read", [
-    (lambda p: _atomic_write(p, b"\x00\x00\x08\x01"), lambda p: p.read_bytes()),
-    (lambda p: _save_atomic(p, {"w": torch.ones(2)}),
+    (lambda p: write_atomic(p, b"\x00\x00\x08\x01"), lambda p: p.read_bytes()),
+    (lambda p: write_atomic(p, lambda tmp: torch.save({"w": torch.ones(2)}, tmp)),
      lambda p: torch.load(p, weights_only=True)["w"].tolist()),
     (lambda p: _write_atomic(p, "| a | b |\n"), lambda p: p.read_text(encoding="utf-8")),
 ], ids=["download", "cached model", "results"])

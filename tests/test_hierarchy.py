@@ -66,14 +66,14 @@ def test_gibbs_probabilities_is_the_bayes_posterior():
     np.testing.assert_allclose(gibbs_probabilities(X, centers), expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(n_superclasses=0), "n_superclasses must be a positive integer"),
-    (dict(classes_per_super=1.5), "classes_per_super must be a positive integer"),
-    (dict(noise=-1.0), "noise must be a non-negative finite number"),
-    (dict(class_scale=float("nan")), "class_scale must be a non-negative finite number"),
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_superclasses=0), ValueError, "n_superclasses must be an int >= 1"),
+    (dict(classes_per_super=1.5), TypeError, "classes_per_super must be an int"),
+    (dict(noise=-1.0), ValueError, "noise must be a non-negative finite number"),
+    (dict(class_scale=float("nan")), ValueError, "class_scale must be a non-negative finite"),
 ])
-def test_bad_input(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
         make_hierarchical(**kwargs)
     with pytest.raises(ValueError, match="same number of features"):
         gibbs_probabilities(np.zeros((2, 3)), np.zeros((4, 2)))

@@ -471,16 +471,13 @@ _PM = _SPECS[0][1]
     ({"specialists": "abc"}, "specialists must be a list"),
     ({"specialists": None}, "specialists must be a list"),
     ({"specialists": [([0, 1], _PM, 1)]}, r"specialists\[0\] must be a \(subset, probs\)"),
-    ({"specialists": [([], _PM[:, :1])]}, r"specialists\[0\] subset must hold at least one"),
+    ({"specialists": [([], _PM[:, :1])]}, r"specialists\[0\] subset is empty"),
     ({"specialists": [([0, 3], _PM)]}, r"specialists\[0\] subset: class ids must lie in"),
     ({"specialists": [([-1, 0], _PM)]}, r"specialists\[0\] subset: class ids must lie in"),
-    ({"specialists": [([1, 1], _PM)]}, r"specialists\[0\] subset must hold distinct"),
+    ({"specialists": [([1, 1], _PM)]}, r"specialists\[0\] subset: duplicate class ids \[1\]"),
     ({"specialists": [([0, 1, 2], np.full((2, 4), 0.25))]},
-     r"specialists\[0\] subset must leave out at least one"),
-    ({"specialists": [([0.0, 1.0], _PM)]}, r"specialists\[0\] subset must hold integer"),
-    ({"specialists": [([True, False], _PM)]}, r"specialists\[0\] subset must hold integer"),
+     r"specialists\[0\] subset contains every one of the 3 classes"),
     ({"specialists": [([[0, 1]], _PM)]}, r"specialists\[0\] subset must be a 1-d"),
-    ({"specialists": [(None, _PM)]}, r"specialists\[0\] subset must be an array"),
     ({"specialists": [([0], _PM)]}, r"specialists\[0\] probs must have 2 columns"),
     ({"specialists": [([0, 1], _PM[:1])]}, r"specialists\[0\] probs has 1 rows"),
     ({"specialists": _SPECS + [([2], np.array([[0.5, 0.6], [0.5, 0.5]]))]},
@@ -504,6 +501,16 @@ def test_kl_inference_bad_input(kwargs, match):
         kl_inference(**kwargs)
 
 
+@pytest.mark.parametrize("subset, match", [
+    ([0.0, 1.0], r"specialists\[0\] subset must hold integer"),
+    ([True, False], r"specialists\[0\] subset must hold integer"),
+    (None, r"specialists\[0\] subset must be a 1-d sequence of class ids"),
+])
+def test_kl_inference_subset_of_the_wrong_type(subset, match):
+    with pytest.raises(TypeError, match=match):
+        kl_inference(_P, [(subset, _PM)])
+
+
 def test_sums_within_tolerance_are_accepted():
     p = _P + np.array([[5e-5, 0, 0], [0, 0, -5e-5]])
     q = kl_inference(p, _SPECS)  # row 0 consults the specialist, row 1 does not
@@ -521,7 +528,7 @@ def test_sums_within_tolerance_are_accepted():
     (lambda: kl_objective(_P, _P, _SPECS, np.full((2, 1), 2)), "active must be boolean"),
     (lambda: dustbin_fold(np.ones((2, 2, 2)), [0]), "q must be 1-d or 2-d"),
     (lambda: dustbin_fold([-0.1, 1.1], [0]), "q must be non-negative"),
-    (lambda: dustbin_fold([0.5, 0.5], [0, 1]), "subset must leave out"),
+    (lambda: dustbin_fold([0.5, 0.5], [0, 1]), "subset contains every one of the 2"),
 ])
 def test_helpers_bad_input(call, match):
     with pytest.raises(ValueError, match=match):

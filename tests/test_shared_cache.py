@@ -43,7 +43,7 @@ def _same(a, b):
 def read_only(monkeypatch, kdlab_cache):
     """Make ``$KDLAB_CACHE`` behave as a read-only mount (writes and deletes refused)."""
     shared = kdlab_cache.resolve()
-    real_save, real_unlink = kdlab.train._save_atomic, pathlib.Path.unlink
+    real_save, real_unlink = kdlab.train.write_atomic, pathlib.Path.unlink
 
     def inside(path):
         return shared in pathlib.Path(path).resolve().parents
@@ -58,7 +58,7 @@ def read_only(monkeypatch, kdlab_cache):
             raise PermissionError(13, "Read-only file system", str(self))
         return real_unlink(self, missing_ok=missing_ok)
 
-    monkeypatch.setattr(kdlab.train, "_save_atomic", save)
+    monkeypatch.setattr(kdlab.train, "write_atomic", save)
     monkeypatch.setattr(pathlib.Path, "unlink", unlink)
     kdlab.train._warned_fallback.clear()
     return shared
@@ -68,7 +68,7 @@ def test_a_read_only_shared_cache_serves_its_models(toy, kdlab_cache, monkeypatc
     X, y = toy
     trained = fit_cached(_net(), X, y, name="m", **FIT)  # the instructor, who can write
     monkeypatch.setattr(kdlab.train, "fit", lambda *a, **k: pytest.fail("retrained"))
-    monkeypatch.setattr(kdlab.train, "_save_atomic",
+    monkeypatch.setattr(kdlab.train, "write_atomic",
                         lambda *a: pytest.fail("wrote to a read-only cache"))
     student = fit_cached(_net(), X, y, name="m", **FIT)  # a student, who cannot
     assert _same(trained, student)
@@ -114,7 +114,7 @@ def test_when_no_folder_can_be_written_the_trained_model_is_still_returned(toy, 
     def refuse(path, payload):
         raise PermissionError(13, "Read-only file system", str(path))
 
-    monkeypatch.setattr(kdlab.train, "_save_atomic", refuse)
+    monkeypatch.setattr(kdlab.train, "write_atomic", refuse)
     with pytest.warns(RuntimeWarning, match="could not be saved in any cache folder"):
         net = fit_cached(_net(), X, y, name="m", **FIT)
     expected = _net()

@@ -62,7 +62,7 @@ def test_very_hot_soft_kmeans_collapses_every_centre_onto_the_mean():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"T": 0}, "T"), ({"T": float("nan")}, "T"), ({"T": True}, "T"),
+    ({"T": 0}, "T"), ({"T": float("nan")}, "T"),
     ({"n_clusters": 0}, "n_clusters"), ({"n_clusters": 11}, "n_clusters"),
     ({"init": np.zeros((3, 2))}, "init"), ({"max_iter": 0}, "max_iter"),
 ])
@@ -71,6 +71,12 @@ def test_soft_kmeans_rejects_bad_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         soft_kmeans(**args)
+
+
+@pytest.mark.parametrize("T", [True, "hot", None])
+def test_a_temperature_that_is_not_a_number_is_a_type_error(T):
+    with pytest.raises(TypeError, match="T must be a positive finite number"):
+        soft_kmeans(np.zeros((4, 2)), 2, T=T)
 
 
 @pytest.mark.parametrize("X, centers, match", [

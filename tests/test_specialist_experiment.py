@@ -53,7 +53,7 @@ def test_within_group_accuracy_ignores_other_classes_and_is_nan_without_any():
 @pytest.mark.parametrize("scores, y, subset, match", [
     (np.zeros((2, 3)), [0, 1], [0, 1], "shape"),
     (np.zeros((2, 2)), [0], [0, 1], "labels"),
-    (np.zeros((2, 2)), [0, 1], [], "non-empty"),
+    (np.zeros((2, 2)), [0, 1], [], "subset is empty"),
     (np.full((2, 2), np.nan), [0, 1], [0, 1], "finite"),
 ])
 def test_within_group_accuracy_bad_input(scores, y, subset, match):
