@@ -31,7 +31,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from kdlab.validate import check_finite, to_numpy
 
-__all__ = ["OnlineKMeans", "cluster_classes", "confusable_groups", "confusion_affinity", "METHODS"]
+__all__ = ["OnlineKMeans", "cluster_classes", "cluster_order", "confusable_groups",
+           "confusion_affinity", "METHODS"]
 
 METHODS = ("online-kmeans", "kmeans", "spectral", "agglomerative")
 
@@ -455,6 +456,26 @@ def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
         labels = AgglomerativeClustering(n_clusters, linkage="ward").fit(m).labels_
     groups = [np.flatnonzero(labels == k) for k in np.unique(labels)]
     return sorted(groups, key=lambda g: g[0])
+
+
+def cluster_order(groups, n: int | None = None) -> np.ndarray:
+    """The classes listed group by group: a permutation that puts each cluster in one block.
+
+    Examples
+    --------
+    >>> cluster_order([np.array([0, 2]), np.array([1, 3])]).tolist()
+    [0, 2, 1, 3]
+
+    See notebook 03.
+    """
+    try:
+        order = np.concatenate([np.asarray(g, dtype=int).ravel() for g in groups])
+    except (TypeError, ValueError):
+        raise ValueError(f"groups must be a list of arrays of class ids, got {groups!r}") from None
+    n = len(order) if n is None else n
+    if sorted(order.tolist()) != list(range(n)):
+        raise ValueError(f"groups must partition the {n} classes 0..{n - 1}: each exactly once")
+    return order
 
 
 def confusion_affinity(y_true, y_pred, n_classes: int) -> np.ndarray:

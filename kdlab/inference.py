@@ -78,7 +78,7 @@ from threadpoolctl import threadpool_limits
 from kdlab.validate import check_subset
 
 __all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
-           "dustbin_fold", "kl_inference", "kl_objective"]
+           "dustbin_fold", "expand_specialist", "kl_inference", "kl_objective"]
 
 #: The solvers of :func:`kl_inference`.
 METHODS = ("em", "gradient")
@@ -470,6 +470,41 @@ def dustbin_fold(q, subset) -> np.ndarray:
     if (x < 0).any():
         raise ValueError(f"q must be non-negative, found {x.min():.3g}")
     return _fold(x, check_subset(subset, x.shape[-1]))
+
+
+def expand_specialist(probs, subset, q) -> np.ndarray:
+    """A specialist's ``k + 1`` probabilities drawn on all C classes: its classes as they are,
+    its dustbin shared among the other classes in proportion to ``q`` (the EM view).
+
+    The inverse of :func:`dustbin_fold`: folding the result over ``subset`` gives ``probs``
+    back. When ``q`` is 0 outside ``subset`` the dustbin is shared evenly.
+
+    Examples
+    --------
+    >>> full = expand_specialist([0.6, 0.4], [1], np.array([0.5, 0.25, 0.25]))
+    >>> full.round(3).tolist()
+    [0.267, 0.6, 0.133]
+    >>> dustbin_fold(full, [1]).round(3).tolist()
+    [0.6, 0.4]
+
+    See notebook 05.
+    """
+    probs = np.asarray(probs, dtype=float)
+    q = np.asarray(q, dtype=float)
+    subset = np.asarray(subset, dtype=int)
+    if probs.ndim != 1 or len(probs) != len(subset) + 1:
+        raise ValueError(f"probs must hold {len(subset) + 1} numbers (the subset, then the "
+                         f"dustbin), got shape {probs.shape}")
+    if q.ndim != 1 or subset.size and (subset.min() < 0 or subset.max() >= len(q)):
+        raise ValueError(f"q must be a distribution over every class of subset, got {q.shape}")
+    out = np.zeros(len(q))
+    outside = np.ones(len(q), dtype=bool)
+    outside[subset] = False
+    share = q[outside]
+    total = share.sum()
+    out[outside] = probs[-1] * (share / total if total > 0 else 1 / max(outside.sum(), 1))
+    out[subset] = probs[:-1]
+    return out
 
 
 def active_specialists(p_general, specialists, n_top=1) -> np.ndarray:

@@ -21,7 +21,6 @@ __all__ = [
     "plot_errors",
     "plot_alpha_temperature_grid",
     "plot_bias_shift",
-    "cluster_order",
     "plot_clustered_matrix",
     "plot_by_seed",
     "plot_gain_by_covering",
@@ -541,27 +540,6 @@ def plot_bias_shift(grid, errors, chosen=None, ax=None, title=None, ylabel="vali
 # --- chapter 03 ----------------------------------------------------------------------------------
 
 
-def cluster_order(groups, n: int | None = None) -> np.ndarray:
-    """The classes listed group by group: a permutation that puts each cluster in one block.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> cluster_order([np.array([0, 2]), np.array([1, 3])]).tolist()
-    [0, 2, 1, 3]
-
-    See notebook 03.
-    """
-    try:
-        order = np.concatenate([np.asarray(g, dtype=int).ravel() for g in groups])
-    except (TypeError, ValueError):
-        raise ValueError(f"groups must be a list of arrays of class ids, got {groups!r}") from None
-    n = len(order) if n is None else n
-    if sorted(order.tolist()) != list(range(n)):
-        raise ValueError(f"groups must partition the {n} classes 0..{n - 1}: each exactly once")
-    return order
-
-
 def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
                           label="covariance", cmap="RdBu_r", fmt=None):
     """Heat map of a C×C matrix with rows and columns reordered cluster by cluster, boxed.
@@ -605,6 +583,8 @@ def plot_clustered_matrix(matrix, groups, class_names=None, ax=None, title=None,
     m = _matrix(matrix, "matrix")
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"matrix must be square (C, C), got shape {m.shape}")
+    from kdlab.clustering import cluster_order
+
     order = cluster_order(groups, m.shape[0])
     names = _names(class_names, m.shape[0])
     ax = _new_axes(ax, (0.45 * len(names) + 2.5, 0.4 * len(names) + 1.5))

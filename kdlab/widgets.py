@@ -33,7 +33,6 @@ __all__ = [
     "cluster_explorer",
     "SpecialistExplorer",
     "specialist_explorer",
-    "expand_specialist",
     "InferenceExplorer",
     "inference_explorer",
     "SoftKMeansExplorer",
@@ -924,36 +923,6 @@ def specialist_explorer(specialists, X, y, class_names=None):
 # --- chapter 05 ----------------------------------------------------------------------------------
 
 
-def expand_specialist(probs, subset, q) -> np.ndarray:
-    """A specialist's ``k + 1`` probabilities drawn on all C classes: its classes as they are,
-    its dustbin shared among the other classes in proportion to ``q`` (the EM view).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> expand_specialist([0.6, 0.4], [1], np.array([0.5, 0.25, 0.25])).round(3).tolist()
-    [0.267, 0.6, 0.133]
-
-    See notebook 05.
-    """
-    probs = np.asarray(probs, dtype=float)
-    q = np.asarray(q, dtype=float)
-    subset = np.asarray(subset, dtype=int)
-    if probs.ndim != 1 or len(probs) != len(subset) + 1:
-        raise ValueError(f"probs must hold {len(subset) + 1} numbers (the subset, then the "
-                         f"dustbin), got shape {probs.shape}")
-    if q.ndim != 1 or subset.size and (subset.min() < 0 or subset.max() >= len(q)):
-        raise ValueError(f"q must be a distribution over every class of subset, got {q.shape}")
-    out = np.zeros(len(q))
-    outside = np.ones(len(q), dtype=bool)
-    outside[subset] = False
-    share = q[outside]
-    total = share.sum()
-    out[outside] = probs[-1] * (share / total if total > 0 else 1 / max(outside.sum(), 1))
-    out[subset] = probs[:-1]
-    return out
-
-
 class InferenceExplorer(_PngOutput, widgets.VBox):
     """Pick a test example; see the generalist's, each active specialist's and the combined bars.
 
@@ -1010,6 +979,8 @@ class InferenceExplorer(_PngOutput, widgets.VBox):
         self.error = ""
         self.index = self.index if index is None else int(index)
         i = self.index
+        from kdlab.inference import expand_specialist
+
         rows, names = [self.p_general[i]], ["generalist"]
         for m in np.flatnonzero(self.active[i]):
             subset, probs = self.specialists[m]

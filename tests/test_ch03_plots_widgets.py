@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from kdlab.clustering import cluster_classes  # noqa: E402
-from kdlab.plots import cluster_order, plot_clustered_matrix  # noqa: E402
+from kdlab.clustering import cluster_classes, cluster_order  # noqa: E402
+from kdlab.plots import plot_clustered_matrix  # noqa: E402
 from kdlab.widgets import ClusterExplorer, cluster_explorer  # noqa: E402
 
 COV = np.array([[2.0, -1.0, 1.8, -1.0],

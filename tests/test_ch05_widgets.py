@@ -11,8 +11,13 @@ import pytest  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from kdlab.inference import active_specialists, dustbin_fold, kl_inference  # noqa: E402
-from kdlab.widgets import InferenceExplorer, expand_specialist, inference_explorer  # noqa: E402
+from kdlab.inference import (  # noqa: E402
+    active_specialists,
+    dustbin_fold,
+    expand_specialist,
+    kl_inference,
+)
+from kdlab.widgets import InferenceExplorer, inference_explorer  # noqa: E402
 
 
 @settings(max_examples=50, deadline=None)
