@@ -83,6 +83,11 @@ class Profile:
     synthetic_classes : tuple of int
         The many-class synthetic set of chapters 04-05: superclasses, classes in each,
         examples per class.
+    transfer_jitter : int
+        When positive, :mod:`kdlab.replicate` also distils a student on a transfer set jittered
+        by up to this many pixels (the teacher recomputes its soft targets for every shifted
+        image) and, as its control, trains the student alone on the same jittered images (0:
+        neither; the paper's transfer set had no translations; see book/reproducing.md).
     """
 
     name: str
@@ -120,6 +125,7 @@ class Profile:
     specialist_seeds: int = 3
     specialist_clusters: int = 3
     synthetic_classes: tuple[int, int, int] = (12, 8, 100)
+    transfer_jitter: int = 0
 
     def fit_options(self, role: str) -> dict:
         """The :func:`kdlab.fit_cached` arguments of the ``"teacher"`` or the ``"student"``.
@@ -179,7 +185,7 @@ PROFILES: dict[str, Profile] = {
             1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0), tiny_epochs=200,
         specialist_n_train=None, specialist_epochs=40, specialist_patience=5,
         specialist_seeds=5,
-        synthetic_classes=(20, 10, 120),
+        synthetic_classes=(20, 10, 120), transfer_jitter=2,
     ),
 }
 

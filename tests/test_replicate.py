@@ -201,6 +201,31 @@ def test_target_verdicts_and_markdown_table(replicated):
     assert f"\n{n_spec} specialist{'' if n_spec == 1 else 's'} per seed, " in md
 
 
+def test_a_jittered_transfer_set_gets_its_rows_and_its_own_verdict(replicated):
+    """At ``paper`` (transfer_jitter 2) the distilled student on jittered images and its
+    control are two more rows, and their target is a separate verdict, never the paper's."""
+    _, r, _ = replicated
+    r = json.loads(json.dumps(r))  # a copy, as if the profile had a jittered transfer set
+    d = r["experiments"]["distillation"]
+    d["transfer_jitter"] = 2
+    d["errors"].update(student_jittered=d["errors"]["student"] - 1,
+                       distilled_jittered=d["errors"]["distilled"] - 2)
+    d["gap_closed_jittered"] = gap_closed(d["errors"]["teacher"], d["errors"]["student"] - 1,
+                                          d["errors"]["distilled"] - 2)
+    md = kdlab.replicate.render_markdown(r)
+    n = r["n_test"]
+    assert (f"| student alone, transfer set jittered ±2 px, test errors | "
+            f"{d['errors']['student'] - 1} / {n} (") in md
+    assert (f"| distilled, transfer set jittered ±2 px, test errors | "
+            f"{d['errors']['distilled'] - 2} / {n} (") in md
+    mnist = _fake("mnist", per_10000={"teacher": 64.0, "distilled": 92.0, "student": 162.0,
+                                      "student_jittered": 80.0, "distilled_jittered": 74.0})
+    targets = check_targets(mnist)
+    assert [t["id"] for t in targets] == ["teacher_errors", "distilled_errors",
+                                          "student_errors", "distilled_jittered_errors"]
+    assert [t["met"] for t in targets] == [True, False, True, True]
+
+
 @pytest.mark.parametrize("n, expected", [(0, "0 specialists"), (1, "1 specialist"),
                                          (4, "4 specialists")])
 def test_counts_are_pluralised(n, expected):
