@@ -29,10 +29,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from kdlab.validate import check_finite, to_numpy
+from kdlab.validate import check_finite, check_int, to_numpy
 
 __all__ = ["OnlineKMeans", "cluster_classes", "cluster_order", "confusable_groups",
-           "confusion_affinity", "METHODS"]
+           "confusion_affinity", "group_labels", "look_alikes", "METHODS"]
 
 METHODS = ("online-kmeans", "kmeans", "spectral", "agglomerative")
 
@@ -476,6 +476,65 @@ def cluster_order(groups, n: int | None = None) -> np.ndarray:
     if sorted(order.tolist()) != list(range(n)):
         raise ValueError(f"groups must partition the {n} classes 0..{n - 1}: each exactly once")
     return order
+
+
+def group_labels(groups, n_classes: int) -> np.ndarray:
+    """The partition ``groups`` as one cluster id per class: ``c`` in ``groups[k]`` gets ``k``.
+
+    The form that scikit-learn's ``adjusted_rand_score`` compares; ``groups`` must list each of
+    the ``n_classes`` classes exactly once (as :func:`cluster_classes` returns them).
+
+    Examples
+    --------
+    >>> group_labels([np.array([1, 3]), np.array([0, 2])], 4).tolist()
+    [1, 0, 1, 0]
+
+    See notebooks 03 and 06.
+    """
+    cluster_order(groups, n_classes)  # a partition of 0 .. n_classes - 1, or a ValueError
+    out = np.empty(n_classes, dtype=int)
+    for k, g in enumerate(groups):
+        out[np.asarray(g, dtype=int)] = k
+    return out
+
+
+def look_alikes(matrix, cls, k: int = 2, class_names=None):
+    """The ``k`` classes that row ``cls`` of a C×C class matrix weighs most, besides ``cls``.
+
+    ``matrix[c, j]`` says how much class ``c`` looks like class ``j``: e.g. the mean soft
+    target of class ``c``'s images (:func:`kdlab.experiments.mean_soft_targets`). The answer
+    is in decreasing order, ties to the lower class id (a NaN entry, e.g. the row of a class
+    with no example, counts least). With ``class_names``, ``cls`` may be a name and names are
+    returned; without, class ids.
+
+    Examples
+    --------
+    >>> m = np.array([[0.7, 0.1, 0.2], [0.3, 0.6, 0.1], [0.25, 0.25, 0.5]])
+    >>> look_alikes(m, 0, k=1).tolist()
+    [2]
+    >>> look_alikes(m, "c", class_names=["a", "b", "c"])
+    ['a', 'b']
+
+    See notebooks 01 and 02.
+    """
+    m = to_numpy(matrix)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] < 2:
+        raise ValueError(f"matrix must be a square (C × C) class matrix with C >= 2, got shape "
+                         f"{m.shape}")
+    n = m.shape[0]
+    names = None if class_names is None else list(class_names)
+    if names is not None and len(names) != n:
+        raise ValueError(f"class_names must hold {n} names (one per row of matrix), got "
+                         f"{len(names)}")
+    if names is not None and isinstance(cls, str):
+        if cls not in names:
+            raise ValueError(f"cls {cls!r} is not one of class_names {names}")
+        cls = names.index(cls)
+    c = check_int(cls, "cls", lo=0, hi=n - 1)
+    k = check_int(k, "k", lo=1, hi=n - 1)
+    row = np.where(np.arange(n) == c, -np.inf, m[c])
+    best = np.argsort(-row, kind="stable")[:k]
+    return best if names is None else [names[j] for j in best]
 
 
 def confusion_affinity(y_true, y_pred, n_classes: int) -> np.ndarray:

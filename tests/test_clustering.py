@@ -18,6 +18,8 @@ from kdlab.clustering import (
     cluster_classes,
     confusable_groups,
     confusion_affinity,
+    group_labels,
+    look_alikes,
 )
 
 
@@ -252,3 +254,49 @@ def test_confusable_groups_drops_singletons_and_the_group_of_every_class():
     for bad in (0, 1.5, True):
         with pytest.raises(ValueError, match="min_size"):
             confusable_groups(cov, 2, min_size=bad)
+
+
+# --- a partition as cluster ids; the classes most like a class --------------------------------
+
+def test_group_labels_give_each_class_its_group():
+    groups = [np.array([4, 0]), np.array([2]), np.array([1, 3])]
+    labels = group_labels(groups, 5)
+    assert labels.tolist() == [0, 2, 1, 2, 0]
+    assert all(set(np.flatnonzero(labels == k)) == set(g.tolist()) for k, g in enumerate(groups))
+    # the form adjusted_rand_score compares: a relabelled partition is the same partition
+    assert adjusted_rand_score(labels, group_labels(groups[::-1], 5)) == 1.0
+
+
+@pytest.mark.parametrize("groups", [[[0, 1]], [[0, 1], [1, 2]], [[0, 1], [2, 5]]])
+def test_group_labels_need_a_partition(groups):
+    with pytest.raises(ValueError, match="groups must partition the 3 classes"):
+        group_labels(groups, 3)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_look_alikes_are_the_largest_entries_off_the_diagonal(seed):
+    rng = np.random.default_rng(seed)
+    m = rng.dirichlet(np.ones(6), size=6)
+    for c in range(6):
+        others = sorted((j for j in range(6) if j != c), key=lambda j: -m[c, j])
+        assert look_alikes(m, c, k=3).tolist() == others[:3]
+
+
+def test_look_alikes_by_name_and_ties_to_the_lower_id():
+    m = np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4]])
+    assert look_alikes(m, 0, k=2).tolist() == [1, 2]
+    assert look_alikes(m, "c", k=1, class_names=["a", "b", "c"]) == ["a"]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(matrix=np.ones((2, 3))), ValueError, "matrix must be a square"),
+    (dict(cls=3), ValueError, "cls must be an int in"),
+    (dict(cls=1.0), TypeError, "cls must be an int"),
+    (dict(cls="z", class_names=["a", "b", "c"]), ValueError, "'z' is not one of class_names"),
+    (dict(class_names=["a", "b"]), ValueError, "class_names must hold 3 names"),
+    (dict(k=3), ValueError, "k must be an int 1 or 2"),
+])
+def test_look_alikes_bad_input(kwargs, error, match):
+    kwargs = {"matrix": np.eye(3), "cls": 0, **kwargs}
+    with pytest.raises(error, match=match):
+        look_alikes(**kwargs)

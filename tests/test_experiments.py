@@ -575,20 +575,18 @@ def _small_profile():
     return dataclasses.replace(get_profile("ci"), epochs=2, student_hidden=(8,), seed=3)
 
 
-def test_train_generalist_is_chapter_02s_student_alone_from_the_same_cache(kdlab_cache):
+def test_train_generalist_under_another_name_loads_the_same_network(kdlab_cache, monkeypatch):
+    import kdlab.train
     from kdlab.data import load_dataset
     from kdlab.experiments import train_generalist
-    from kdlab.train import fit_cached
 
     p, train = _small_profile(), load_dataset("digits", "train")
     net = train_generalist(train, p, verbose=False)
     files = sorted(kdlab_cache.rglob("*.pt"))
     assert len(files) == 1 and files[0].name.startswith("generalist-")
-    # chapter 02's cell, written out: it must find the same file, not train another network
-    opts = dict(batch_size=p.batch_size, lr=p.lr, seed=p.seed)
-    student = fit_cached(MLP(train.X.shape[1], p.student_hidden, len(train.classes),
-                             seed=p.seed + 1), train.X, train.y, epochs=p.epochs,
-                         name="student", verbose=False, **opts)
+    # chapter 02 asks for it as its "student" alone: the same file, not another network
+    monkeypatch.setattr(kdlab.train, "fit", lambda *a, **k: pytest.fail("retrained"))
+    student = train_generalist(train, p, name="student", verbose=False)
     assert sorted(kdlab_cache.rglob("*.pt")) == files
     for a, b in zip(net.state_dict().values(), student.state_dict().values(), strict=True):
         assert torch.equal(a, b)

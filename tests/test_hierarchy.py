@@ -6,16 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from kdlab.clustering import cluster_classes
+from kdlab.clustering import cluster_classes, group_labels
 from kdlab.covariance import prediction_covariance
 from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
-
-
-def labels_of(groups, n):
-    labels = np.full(n, -1)
-    for k, g in enumerate(groups):
-        labels[g] = k
-    return labels
 
 
 def test_shapes_dtypes_and_nesting():
@@ -55,7 +48,7 @@ def test_pipeline_recovers_superclasses():
     cov = prediction_covariance(gibbs_probabilities(X, centroids, T=4.0))
     for method in ("online-kmeans", "spectral"):
         groups = cluster_classes(cov, 8, method=method, random_state=0)
-        assert adjusted_rand_score(sup, labels_of(groups, 40)) > 0.8, method
+        assert adjusted_rand_score(sup, group_labels(groups, 40)) > 0.8, method
 
 
 def test_gibbs_probabilities_is_the_bayes_posterior():
