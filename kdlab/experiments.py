@@ -1200,6 +1200,36 @@ class SyntheticSpecialists:
                                     confidence_edges)
 
 
+def synthetic_correlation(profile) -> tuple[np.ndarray, np.ndarray]:
+    """Chapter 03's synthetic classes: the correlation of their predictions, and the truth.
+
+    40 Gaussian classes nested in 8 superclasses (:func:`kdlab.hierarchy.make_hierarchical`,
+    20 examples per class, seeded by ``profile.seed``), predicted by their exact Gibbs
+    probabilities at T = 1; returns the 40 × 40 correlation of those predictions and each
+    class's superclass, the grouping a clustering of the correlation should recover.
+
+    Examples
+    --------
+    >>> from kdlab.profiles import get_profile
+    >>> corr, superclass = synthetic_correlation(get_profile("ci"))
+    >>> corr.shape, np.bincount(superclass).tolist()
+    ((40, 40), [5, 5, 5, 5, 5, 5, 5, 5])
+
+    See notebooks 03 and 06.
+    """
+    from kdlab.covariance import prediction_correlation
+    from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
+    from kdlab.profiles import Profile
+
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a kdlab Profile (kdlab.get_profile()), got "
+                        f"{type(profile).__name__}")
+    X, _, superclass, centers = make_hierarchical(8, 5, n_per_class=20,
+                                                  random_state=profile.seed,
+                                                  return_centers=True)
+    return prediction_correlation(gibbs_probabilities(X, centers)), superclass
+
+
 def synthetic_specialists(profile, *, n_jobs: int = 2,
                           verbose: bool = True) -> SyntheticSpecialists:
     """Many classes, many overlapping specialists: the synthetic set of notebooks 04 and 05.
@@ -1273,5 +1303,5 @@ def synthetic_specialists(profile, *, n_jobs: int = 2,
 
 __all__ += ["CONFIDENCE_EDGES", "PAPER_JFT", "SpecialistExperiment", "SyntheticSpecialists",
             "compute_matched_epochs", "random_groups", "specialist_data", "specialist_experiment",
-            "specialist_groups", "specialist_split", "synthetic_specialists",
-            "train_small_generalists", "two_generalists"]
+            "specialist_groups", "specialist_split", "synthetic_correlation",
+            "synthetic_specialists", "train_small_generalists", "two_generalists"]

@@ -601,3 +601,26 @@ def test_train_generalist_bad_input():
         train_generalist(load_dataset("digits", "train"), "ci")
     with pytest.raises(TypeError, match="train must be a kdlab Dataset"):
         train_generalist((np.zeros((4, 2)), np.zeros(4)), _small_profile())
+
+
+# --- synthetic_correlation: chapter 03's synthetic classes, shared with chapter 06 ---------
+
+def test_synthetic_correlation_is_the_correlation_of_the_gibbs_predictions():
+    from sklearn.metrics import adjusted_rand_score
+
+    from kdlab.clustering import cluster_classes, group_labels
+    from kdlab.covariance import prediction_correlation
+    from kdlab.experiments import synthetic_correlation
+    from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
+    from kdlab.profiles import get_profile
+
+    p = get_profile("ci")
+    corr, superclass = synthetic_correlation(p)
+    X, _, truth, centers = make_hierarchical(8, 5, n_per_class=20, random_state=p.seed,
+                                             return_centers=True)
+    np.testing.assert_array_equal(corr, prediction_correlation(gibbs_probabilities(X, centers)))
+    np.testing.assert_array_equal(superclass, truth)
+    groups = cluster_classes(corr, 8, method="kmeans")
+    assert adjusted_rand_score(superclass, group_labels(groups, 40)) > 0.9
+    with pytest.raises(TypeError, match="profile must be a kdlab Profile"):
+        synthetic_correlation("ci")
