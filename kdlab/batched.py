@@ -26,6 +26,7 @@ from torch import nn
 
 from kdlab.models import MLP
 from kdlab.train import _as_tensor, _progress, get_device
+from kdlab.validate import check_int, check_real
 
 
 def _check_seeds(seeds, name: str = "seeds") -> list[int]:
@@ -33,11 +34,7 @@ def _check_seeds(seeds, name: str = "seeds") -> list[int]:
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence | np.ndarray | range):
         raise TypeError(f"{name} must be a sequence of ints, one per member, "
                         f"got {type(seeds).__name__}")
-    out = []
-    for s in seeds:
-        if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0:
-            raise ValueError(f"{name} must hold non-negative ints, got {s!r}")
-        out.append(int(s))
+    out = [check_int(s, f"{name}[{i}]", lo=0) for i, s in enumerate(seeds)]
     if not out:
         raise ValueError(f"{name} must name at least one member, got an empty sequence")
     return out
@@ -199,14 +196,6 @@ def _mean_loss_per_member(logits: torch.Tensor, targets: torch.Tensor, idx=None)
                            reduction="none").view(K, B).mean(dim=-1)
 
 
-def _check_number(name: str, value, lo, *, integer: bool, strict: bool = False):
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral if integer
-                                                    else numbers.Real)
-    if not ok or not (value > lo if strict else value >= lo):
-        kind = "an int" if integer else "a number"
-        raise ValueError(f"{name} must be {kind} {'>' if strict else '>='} {lo}, got {value!r}")
-
-
 def fit_batched(model: BatchedMLP, X, targets, *, epochs: int, batch_size: int = 128,
                 lr: float = 1e-3, seeds, weight_decay: float = 0.0, loss_fn=None, augment=None,
                 per_member: bool | None = None, device=None, progress: bool = True,
@@ -280,10 +269,10 @@ def fit_batched(model: BatchedMLP, X, targets, *, epochs: int, batch_size: int =
     seeds = _check_seeds(seeds)
     if len(seeds) != K:
         raise ValueError(f"seeds: expected one per member ({K}), got {len(seeds)}")
-    _check_number("epochs", epochs, 0, integer=True)
-    _check_number("batch_size", batch_size, 1, integer=True)
-    _check_number("lr", lr, 0, integer=False, strict=True)
-    _check_number("weight_decay", weight_decay, 0, integer=False)
+    check_int(epochs, "epochs", lo=0)
+    check_int(batch_size, "batch_size", lo=1)
+    check_real(lr, "lr", 0, lo_open=True)
+    check_real(weight_decay, "weight_decay", 0)
     for name, fn in [("loss_fn", loss_fn), ("augment", augment)]:
         if fn is not None and not callable(fn):
             raise TypeError(f"{name} must be callable or None, got {type(fn).__name__}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import numbers
 
 import numpy as np
 import torch
@@ -12,13 +11,7 @@ from torch import nn
 
 from kdlab.temperature import log_softmax_t
 from kdlab.train import fit, fit_cached, get_device, predict_logits
-from kdlab.validate import check_finite, check_labels, n_outputs
-
-
-def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return float(alpha)
+from kdlab.validate import check_finite, check_labels, check_real, n_outputs
 
 
 def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets=None,
@@ -74,7 +67,7 @@ def _distillation_loss(student_logits, teacher_logits, targets, T, alpha, check:
     if len(student_logits) == 0:
         raise ValueError("student_logits: the batch is empty (shape (0, C)); the mean loss over "
                          "no examples is undefined")
-    alpha = _check_alpha(alpha)
+    alpha = check_real(alpha, "alpha", 0, 1)
     if check:
         check_finite(teacher_logits, "teacher_logits")
     log_q = log_softmax_t(student_logits, T, check_finite=False)  # no GPU sync per step
@@ -147,7 +140,7 @@ def _targets_and_loss(X, teacher, logits, y, T, alpha, augment, device):
     if augment is not None and teacher is None:
         raise ValueError("augment: soft targets must be recomputed for the augmented inputs; "
                          "pass teacher=<model> instead of cached logits")
-    _check_alpha(alpha)
+    check_real(alpha, "alpha", 0, 1)
     if not isinstance(X, (np.ndarray, torch.Tensor)):
         raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
     check_finite(X, "X")  # before the teacher runs, the cache key is built or training begins

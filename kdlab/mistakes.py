@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kdlab.validate import check_finite, check_int, check_labels, check_positive
+from kdlab.validate import check_finite, check_int, check_labels, check_positive, check_real
 
 __all__ = [
     "MISTAKES",
@@ -232,12 +232,6 @@ def _check_loss_fn(loss_fn, name: str = "loss_fn"):
     return loss_fn
 
 
-def _check_alpha(alpha) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
-    return float(alpha)
-
-
 def _logits_pair(student_logits, teacher_logits):
     """Both as float64 tensors of one shape (N, C), checked."""
     out = []
@@ -339,7 +333,7 @@ def gradient_balance(loss_fn, student_logits, teacher_logits, labels, T, alpha=0
     y = torch.as_tensor(check_labels(y, z.shape[1], "labels"))
     if len(y) != len(z):
         raise ValueError(f"labels: expected {len(z)} labels, got {len(y)}")
-    T, alpha = check_positive(T, "T"), _check_alpha(alpha)
+    T, alpha = check_positive(T, "T"), check_real(alpha, "alpha", 0, 1)
     g_soft = _grads(loss_fn, z, v, T)[1]
     zz = z.clone().requires_grad_(True)
     (g_hard,) = torch.autograd.grad(F.cross_entropy(zz, y), [zz])
@@ -631,9 +625,7 @@ def update_ratio(model: nn.Module, X, loss_fn, scale, *, optimizer: str = "adam"
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a callable loss_fn(output, idx), got "
                         f"{type(loss_fn).__name__}")
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not \
-            (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    scale = check_positive(scale, "scale")
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     steps = check_int(steps, "steps", lo=1)
@@ -728,7 +720,7 @@ def _distill_parts(X, logits, y, soft, T, alpha, permutation, device):
     if not callable(soft):
         raise TypeError(f"soft must be a soft loss soft(z, v, T) such as soft_loss, got "
                         f"{type(soft).__name__}")
-    T, alpha = check_positive(T, "T"), _check_alpha(alpha)
+    T, alpha = check_positive(T, "T"), check_real(alpha, "alpha", 0, 1)
     if not isinstance(X, (np.ndarray, torch.Tensor)):
         raise TypeError(f"X must be a numpy array or a torch tensor, got {type(X).__name__}")
     n = len(X)

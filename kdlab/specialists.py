@@ -29,6 +29,7 @@ from kdlab.validate import (
     check_int,
     check_labels,
     check_n_features,
+    check_real,
     check_subset,
     to_numpy,
 )
@@ -40,20 +41,6 @@ BACKENDS = ("threading", "loky")
 
 
 # --- argument checks --------------------------------------------------------------------------
-
-def _check_fraction(dustbin_fraction) -> float:
-    if isinstance(dustbin_fraction, bool) or not isinstance(dustbin_fraction, numbers.Real) \
-            or not 0 < dustbin_fraction < 1:
-        raise ValueError(f"dustbin_fraction must be a number strictly between 0 and 1, got "
-                         f"{dustbin_fraction!r}")
-    return float(dustbin_fraction)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return int(seed)
-
 
 def _check_generalist(generalist) -> nn.Linear:
     head = getattr(generalist, "head", None)
@@ -199,8 +186,8 @@ def specialist_dataset(y, subset, dustbin_fraction: float = 0.5, seed: int = 0,
     n_classes = check_int(n_classes, "n_classes", lo=1)
     y = check_labels(y, n_classes)
     subset = check_subset(subset, n_classes)
-    fraction = _check_fraction(dustbin_fraction)
-    seed = _check_seed(seed)
+    fraction = check_real(dustbin_fraction, "dustbin_fraction", 0, 1, lo_open=True, hi_open=True)
+    seed = check_int(seed, "seed", lo=0)
     in_subset = np.isin(y, subset)
     subset_rows, other_rows = np.flatnonzero(in_subset), np.flatnonzero(~in_subset)
     if subset_rows.size == 0:
@@ -521,8 +508,8 @@ def train_specialists(generalist: nn.Module, X, y, subsets, *, epochs: int,
         raise ValueError(f"subsets must be a non-empty list of class-id sequences, one per "
                          f"specialist, got {subsets!r}")
     subsets = [check_subset(s, n_classes, f"subsets[{i}]") for i, s in enumerate(subsets)]
-    _check_fraction(dustbin_fraction)
-    _check_seed(seed)
+    check_real(dustbin_fraction, "dustbin_fraction", 0, 1, lo_open=True, hi_open=True)
+    check_int(seed, "seed", lo=0)
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None, 'threading' or 'loky', got {backend!r}")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:

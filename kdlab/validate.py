@@ -15,7 +15,8 @@ import sys
 import numpy as np
 
 __all__ = ["check_finite", "check_int", "check_labels", "check_n_features",
-           "check_positive", "check_probabilities", "check_subset", "check_training_data",
+           "check_positive", "check_probabilities", "check_real", "check_subset",
+           "check_training_data",
            "n_outputs", "to_numpy"]
 
 
@@ -138,6 +139,45 @@ def check_positive(value, name: str) -> float:
     if not (np.isfinite(number) and number > 0):
         shown = int(value) if isinstance(value, numbers.Integral) else number
         raise ValueError(f"{expected}, got {shown!r}")
+    return number
+
+
+def check_real(value, name: str, lo: float | None = None, hi: float | None = None, *,
+               lo_open: bool = False, hi_open: bool = False) -> float:
+    """``value`` as a float if it is a finite real number (not a bool) in the bounds, else an error.
+
+    ``lo`` and ``hi`` are included unless ``lo_open`` / ``hi_open``. A non-number is a
+    ``TypeError``, a number out of range (or NaN, or infinite) a ``ValueError``; both messages
+    name the argument and the range.
+
+    Examples
+    --------
+    >>> check_real(0.9, "alpha", 0, 1)
+    0.9
+    >>> check_real(1.5, "alpha", 0, 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: alpha must be a number in [0, 1], got 1.5
+    >>> check_real(0.0, "lr", 0, lo_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a number > 0, got 0.0
+    """
+    if lo is not None and hi is not None:
+        expected = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    elif lo is not None:
+        expected = f"{'>' if lo_open else '>='} {lo}"
+    elif hi is not None:
+        expected = f"{'<' if hi_open else '<='} {hi}"
+    else:
+        expected = "that is finite"
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number {expected}, got {value!r}")
+    number = float(value)
+    if not np.isfinite(number) \
+            or (lo is not None and (number <= lo if lo_open else number < lo)) \
+            or (hi is not None and (number >= hi if hi_open else number > hi)):
+        raise ValueError(f"{name} must be a number {expected}, got {value!r}")
     return number
 
 

@@ -343,12 +343,16 @@ def test_non_integer_subset_is_a_type_error(digits):
         specialist_dataset(digits[1], [1.0, 2.0])
 
 
-@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2, True, "0.5", float("nan")])
-def test_bad_dustbin_fraction(digits, generalist, fraction):
+@pytest.mark.parametrize("fraction, error", [
+    (0, ValueError), (1, ValueError), (1.5, ValueError), (-0.2, ValueError),
+    (float("nan"), ValueError), (True, TypeError), ("0.5", TypeError),
+])
+def test_bad_dustbin_fraction(digits, generalist, fraction, error):
     X, y = digits
-    with pytest.raises(ValueError, match="dustbin_fraction"):
+    match = r"dustbin_fraction must be a number in \(0, 1\)"
+    with pytest.raises(error, match=match):
         specialist_dataset(y, [1, 2], dustbin_fraction=fraction)
-    with pytest.raises(ValueError, match="dustbin_fraction"):
+    with pytest.raises(error, match=match):
         train_specialists(generalist, X, y, [[1, 2]], epochs=1, dustbin_fraction=fraction)
 
 
