@@ -201,9 +201,10 @@ def test_target_verdicts_and_markdown_table(replicated):
     assert f"\n{n_spec} specialist{'' if n_spec == 1 else 's'} per seed, " in md
 
 
-def test_a_jittered_transfer_set_gets_its_rows_and_its_own_verdict(replicated):
+def test_a_jittered_transfer_set_gets_its_rows_and_no_target(replicated):
     """At ``paper`` (transfer_jitter 2) the distilled student on jittered images and its
-    control are two more rows, and their target is a separate verdict, never the paper's."""
+    control are two more rows; the targets stay the paper's (an unjittered transfer set): the
+    jitter alone can bring the student alone below the distilled target (book/reproducing.md)."""
     _, r, _ = replicated
     r = json.loads(json.dumps(r))  # a copy, as if the profile had a jittered transfer set
     d = r["experiments"]["distillation"]
@@ -222,8 +223,9 @@ def test_a_jittered_transfer_set_gets_its_rows_and_its_own_verdict(replicated):
                                       "student_jittered": 80.0, "distilled_jittered": 74.0})
     targets = check_targets(mnist)
     assert [t["id"] for t in targets] == ["teacher_errors", "distilled_errors",
-                                          "student_errors", "distilled_jittered_errors"]
-    assert [t["met"] for t in targets] == [True, False, True, True]
+                                          "student_errors"]
+    assert [t["met"] for t in targets] == [True, False, True]
+    assert "| gap closed on the jittered transfer set | " in md
 
 
 @pytest.mark.parametrize("n, expected", [(0, "0 specialists"), (1, "1 specialist"),
