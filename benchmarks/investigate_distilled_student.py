@@ -1,0 +1,59 @@
+"""Investigation (not a benchmark; `make bench` skips it): why does the paper-profile distilled
+student make 92 test errors, not the paper's 74?
+
+With the `paper` teacher (64 errors; trained by ``python -m kdlab.replicate --dataset mnist
+--profile paper``, loaded from the cache, about an hour on 2 CPU cores otherwise) this trains
+one variant of chapter 02's distilled 800-800 student, cached, and prints its test errors:
+
+    longer    T = 20, 120 epochs instead of 60
+    lowT      T = 8, 60 epochs
+    jitter    T = 20, 60 epochs, transfer set jittered by up to 2 pixels, the teacher
+              recomputing its soft targets for each shifted image (what replicate runs as
+              "distilled_jittered")
+    control   the student alone, labels only, on the same jittered images ("student_jittered")
+
+Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
+(``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
+
+    python benchmarks/investigate_distilled_student.py VARIANT
+"""
+
+from __future__ import annotations
+
+import sys
+
+from kdlab.data import load_dataset
+from kdlab.distill import distill_student, teacher_logits
+from kdlab.experiments import ALPHA, T_HIGH, jittered_transfer, train_teacher
+from kdlab.models import MLP
+from kdlab.profiles import get_profile
+from kdlab.train import evaluate
+
+VARIANTS = ("longer", "lowT", "jitter", "control")
+
+
+def main(variant: str) -> int:
+    if variant not in VARIANTS:
+        raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    p = get_profile("paper")
+    train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
+    teacher = train_teacher(train, p)
+    print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
+    if variant in ("jitter", "control"):
+        net = jittered_transfer(train, p, teacher)[
+            "distilled_jittered" if variant == "jitter" else "student_jittered"]
+    else:
+        opts = p.fit_options("student")
+        T = T_HIGH if variant == "longer" else 8.0
+        if variant == "longer":
+            opts["epochs"] = 2 * opts["epochs"]
+        net = distill_student(MLP(train.X.shape[1], p.student_hidden, len(train.classes),
+                                  seed=p.seed + 1), train.X,
+                              logits=teacher_logits(teacher, train.X), y=train.y, T=T,
+                              alpha=ALPHA, name=f"distilled-{variant}", **opts)
+    print(f"{variant}: {evaluate(net, test.X, test.y)['errors']} test errors")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else ""))
