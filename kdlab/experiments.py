@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from kdlab.temperature import softmax_t
+from kdlab.validate import check_int
 
 __all__ = [
     "PAPER_MNIST",
@@ -29,6 +30,7 @@ __all__ = [
     "choose_bias_shift",
     "distill_grid",
     "train_generalist",
+    "train_distilled",
     "train_teacher",
     "jittered_transfer",
     # chapter 02: ensemble, two-class transfer set, temperature sweeps with seeds
@@ -355,8 +357,8 @@ def distill_grid(make_student, X, logits, X_eval, y_eval, *, temperatures, alpha
     return errors
 
 
-def train_generalist(train, profile, *, name: str = "generalist",
-                     verbose: bool = True) -> nn.Module:
+def train_generalist(train, profile, *, name: str = "generalist", rows=None,
+                     epochs: int | None = None, verbose: bool = True) -> nn.Module:
     """Chapter 02's student alone, which chapters 03-06 use as their generalist, from the cache.
 
     The recipe, in one place for the chapters and :mod:`kdlab.replicate`: an MLP with the
@@ -364,7 +366,8 @@ def train_generalist(train, profile, *, name: str = "generalist",
     :class:`kdlab.data.Dataset`) with hard labels, ``p.epochs`` epochs of Adam at ``p.lr``,
     batches of ``p.batch_size``, seed ``p.seed``. It is the very network chapter 02 trains as
     "student alone" (same cache key; ``name`` only labels the file), so whichever chapter runs
-    first trains it and the others load it.
+    first trains it and the others load it. ``rows`` (indices into ``train``) and ``epochs``
+    train the same student on part of the data, e.g. chapter 02's 3% run.
 
     See notebooks 02-06.
     """
@@ -373,9 +376,49 @@ def train_generalist(train, profile, *, name: str = "generalist",
 
     _check_profile_data(profile, train)
     p = profile
+    opts = _student_options(p, epochs)
+    X, y = (train.X, train.y) if rows is None else (train.X[rows], train.y[rows])
     net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
-    return fit_cached(net, train.X, train.y, name=name, verbose=verbose,
-                      **p.fit_options("student"))
+    return fit_cached(net, X, y, name=name, verbose=verbose, **opts)
+
+
+def train_distilled(train, profile, logits, *, name: str = "distilled", rows=None,
+                    epochs: int | None = None, T: float | None = None,
+                    alpha: float | None = None, verbose: bool = True) -> nn.Module:
+    """Chapter 02's distilled student, from the cache: the student alone's network and recipe
+    trained on the teacher's soft targets at ``T`` (weight ``alpha``; default the paper's 20
+    and 0.9) and the labels.
+
+    ``logits`` are the teacher's logits for every image of ``train``; ``rows`` (indices into
+    ``train``) and ``epochs`` distil on part of it: chapter 02's transfer set without one
+    class, and its 3% run. The same network as :func:`train_generalist`'s (``student_hidden``,
+    seed ``p.seed + 1``) with the same options (``p.fit_options("student")``).
+
+    See notebook 02.
+    """
+    from kdlab.distill import distill_student
+    from kdlab.models import MLP
+
+    _check_profile_data(profile, train)
+    p = profile
+    T, alpha = T_HIGH if T is None else T, ALPHA if alpha is None else alpha
+    opts = _student_options(p, epochs)
+    logits = np.asarray(logits)
+    if logits.shape != (len(train.X), len(train.classes)):
+        raise ValueError(f"logits must hold the teacher's logits for every image of train, "
+                         f"shape {(len(train.X), len(train.classes))}, got {logits.shape}")
+    idx = slice(None) if rows is None else rows
+    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
+    return distill_student(net, train.X[idx], logits=logits[idx], y=train.y[idx], T=T,
+                           alpha=alpha, name=name, verbose=verbose, **opts)
+
+
+def _student_options(profile, epochs) -> dict:
+    """The students' training options, with ``epochs`` in place of the profile's if given."""
+    opts = profile.fit_options("student")
+    if epochs is not None:
+        opts = {**opts, "epochs": check_int(epochs, "epochs", lo=1)}
+    return opts
 
 
 def jittered_transfer(train, profile, teacher, *, T: float | None = None,

@@ -624,3 +624,21 @@ def test_synthetic_correlation_is_the_correlation_of_the_gibbs_predictions():
     assert adjusted_rand_score(superclass, group_labels(groups, 40)) > 0.9
     with pytest.raises(TypeError, match="profile must be a kdlab Profile"):
         synthetic_correlation("ci")
+
+
+# --- train_distilled: chapter 02's distilled students (all data, one class omitted, 3%) ----
+
+def test_train_distilled_on_rows_and_its_bad_input(kdlab_cache):
+    from kdlab.data import load_dataset
+    from kdlab.experiments import train_distilled
+
+    p, train = _small_profile(), load_dataset("digits", "train")
+    logits = np.random.default_rng(0).normal(size=(len(train.X), 10)).astype(np.float32)
+    rows = np.flatnonzero(train.y != 3)
+    net = train_distilled(train, p, logits, rows=rows, epochs=1, name="omitted", verbose=False)
+    assert len(net.history["loss"]) == 1
+    assert [f.name.split("-")[0] for f in kdlab_cache.rglob("*.pt")] == ["omitted"]
+    with pytest.raises(ValueError, match="logits must hold the teacher's logits"):
+        train_distilled(train, p, logits[:10], verbose=False)
+    with pytest.raises(ValueError, match="epochs must be an int >= 1"):
+        train_distilled(train, p, logits, epochs=0, verbose=False)
