@@ -1,7 +1,10 @@
-"""Thin ipywidgets wrappers around :mod:`kdlab.plots` for exploring ideas by hand.
+"""The explorers: widgets for exploring the course's ideas by hand.
 
-Figures are drawn with matplotlib's object API (no pyplot, no global state) and shown as PNG
-images in an ``ipywidgets.Output``, so they work in any Jupyter front end and backend.
+Chapter 01's temperature explorer is drawn in the browser (:mod:`kdlab.frontend`: an anywidget
+whose ES module draws SVG), so it answers a move at once and is live on the website without a
+kernel. The others are still thin ipywidgets wrappers around :mod:`kdlab.plots`: figures drawn
+with matplotlib's object API (no pyplot, no global state) and shown as PNG images in an
+``ipywidgets.Output``, so they work in any Jupyter front end and backend.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ import math
 import ipywidgets as widgets
 import numpy as np
 import PIL.Image
+import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from kdlab import frontend
+from kdlab.frontend import BrowserExplorer
 from kdlab.plots import plot_probs
 from kdlab.temperature import entropy, softmax_t
 from kdlab.validate import check_positive
@@ -199,18 +205,33 @@ def _format_logits(z) -> str:
     return ", ".join(f"{v + 0.0:.2f}" for v in np.asarray(z, dtype=float))  # no "-0.00"
 
 
-class TemperatureExplorer(widgets.VBox):
-    """A temperature slider, editable logits and the softmax bars with their entropy.
+class TemperatureExplorer(BrowserExplorer):
+    """A temperature slider, draggable bars of softmax(z / T) and their entropy, in the browser.
 
-    Build it with :func:`temperature_explorer`. For tests and scripts, :meth:`update` sets
-    ``T`` and/or the logits and redraws; read the result from ``probs``, ``entropy_value``,
-    ``bars`` (the displayed bar heights) and ``error`` (the message shown for bad input).
+    Build it with :func:`temperature_explorer`. The view (``kdlab/js/temperature.js``) draws and
+    computes in the browser, in JupyterLab and on the website alike: slide T, drag a bar to move
+    that class's logit, type logits, pick an example, or turn on "predict, then reveal" (raise
+    T, click the class you think gains the most, then see). What the reader does there reaches
+    Python: ``T`` and ``logits`` follow it, ``guesses`` lists the predict rounds. For tests and
+    scripts, :meth:`update` sets ``T`` and/or the logits; read the result from ``probs``,
+    ``entropy_value`` and ``error`` (the message shown for bad input).
 
     See notebook 01.
     """
 
-    def __init__(self, logits=None, class_names=None, T=1.0, examples=None,
-                 figsize=(6.4, 3.0), dpi=80):
+    _esm = frontend.esm("temperature")
+    _css = frontend.css()
+
+    T = traitlets.Float(1.0).tag(sync=True)
+    z = traitlets.List(traitlets.Float()).tag(sync=True)  # the logits
+    names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # [] when none were given
+    choices = traitlets.List().tag(sync=True)  # the examples as [name, logits] pairs, in order
+    example = traitlets.Unicode("").tag(sync=True)  # the chosen example, "" for other logits
+    mode = traitlets.Unicode("explore").tag(sync=True)  # or "predict"
+    guesses = traitlets.List().tag(sync=True)  # predict rounds: {T_from, T_to, guess, answer}
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, logits=None, class_names=None, T=1.0, examples=None):
         examples = {} if examples is None else dict(examples)
         examples = {str(k): np.asarray(v, dtype=float) for k, v in examples.items()}
         if logits is None:
@@ -222,144 +243,83 @@ class TemperatureExplorer(widgets.VBox):
             if v.shape != z.shape:
                 raise ValueError(f"examples[{name!r}] must have shape {z.shape}, got {v.shape}")
         self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.logits = z
-        self.T = float(T)
-        self.error = ""
-        self._syncing = False
-
-        self.slider = widgets.FloatLogSlider(
-            value=self.T, base=10, min=-2, max=2, step=0.01, description="T",
-            readout_format=".3g", continuous_update=True,
-            layout=widgets.Layout(width="420px"))
-        self._echoes = _LogSliderEchoes(self.slider)
-        self.logits_text = widgets.Text(
-            value=_format_logits(z), description="logits", continuous_update=False,
-            layout=widgets.Layout(width="620px"))
-        self.dropdown = widgets.Dropdown(options=list(examples), description="example",
-                                         index=next((k for k, v in enumerate(examples.values())
-                                                     if np.allclose(v, z)), None),
-                                         layout=widgets.Layout(width="420px"))
+        if self.class_names is not None and len(self.class_names) != z.size:
+            raise ValueError(f"class_names: expected {z.size} names (one per class), "
+                             f"got {len(self.class_names)}")
+        T = float(T)
+        softmax_t(z, T)  # validates T
         self.examples = examples
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
+        super().__init__(T=T, z=z.tolist(), names=self.class_names or [],
+                         choices=[[k, v.tolist()] for k, v in examples.items()],
+                         example=self._example_of(z))
+        self._recompute()
+        self.observe(self._recompute, names=["T", "z"])
+        self.observe(self._on_example, names="example")
 
-        self.figure = _canvas(figsize, dpi)
-        self.ax = self.figure.add_subplot()
-        plot_probs(softmax_t(z, self.T), self.class_names, ax=self.ax,
-                   title="softmax(z / T): drag the T slider, edit the logits")
-        self.bars = list(self.ax.containers[0])
-        self.label = self.ax.text(0.98, 0.95, "", transform=self.ax.transAxes, ha="right",
-                                  va="top", fontsize="small")
-        self._dynamic = [*self.bars, self.label]
-        self._cache_background()
-
-        self.slider.observe(self._on_slider, names="value")
-        self.logits_text.observe(self._on_text, names="value")
-        self.dropdown.observe(self._on_dropdown, names="value")
-        controls = [self.dropdown] if examples else []
-        super().__init__(children=[*controls, self.slider, self.logits_text, self.status,
-                                   self.output])
-        self.update()
-
-    # --- the one place that computes and draws -------------------------------------------------
+    @property
+    def logits(self) -> np.ndarray:
+        """The logits shown (a copy)."""
+        return np.array(self.z, dtype=float)
 
     def update(self, T=None, logits=None):
-        """Set ``T`` and/or ``logits`` (array or text), recompute and redraw; returns ``self``.
+        """Set ``T`` and/or ``logits`` (array or text) and recompute; returns ``self``.
 
-        Bad input never raises: it is shown in ``status`` and kept in ``error``, and the
-        previous valid state stays on screen.
+        Bad input never raises: it is shown in the view and kept in ``error``, and the previous
+        valid state stays on screen.
         """
         try:
             if T is not None:
                 T = float(T)
                 softmax_t(self.logits, T)  # validates T
+            z = None
             if logits is not None:
-                n = None if self.class_names is None else len(self.class_names)
+                n = self.logits.size
                 z = parse_logits(logits, n) if isinstance(logits, str) else _as_logits(logits)
-                if z.shape != self.logits.shape:
-                    raise ValueError(f"logits: expected {self.logits.size} numbers "
-                                     f"(one per class), got {z.size}")
-                self.logits = z
-            if T is not None:
-                self.T = T
+                if z.shape != (n,):
+                    raise ValueError(f"logits: expected {n} numbers (one per class), "
+                                     f"got {z.size}")
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        self._sync_controls()
-        self.probs = softmax_t(self.logits, self.T)
-        self.entropy_value = float(entropy(self.probs))
-        self._draw()
+        with self.hold_sync():
+            if z is not None:
+                self.z = z.tolist()
+                self.example = self._example_of(z)
+            if T is not None:
+                self.T = T
+            self.error = ""
         return self
 
-    def _draw(self):
-        """Set the bar heights and redraw only the bars and the label onto the cached axes."""
-        top = int(np.argmax(self.probs))
-        for i, (bar, p) in enumerate(zip(self.bars, self.probs, strict=True)):
-            bar.set_height(p)
-            bar.set_color("C3" if i == top else "C0")
-        n = len(self.probs)
-        self.label.set_text(f"T = {self.T:.3g}\nH = {self.entropy_value:.3f} nats")
-        self.status.value = (f"T = <b>{self.T:.4g}</b>, entropy H = "
-                             f"<b>{self.entropy_value:.3f}</b> nats &nbsp; "
-                             f"(one-hot: 0, uniform: log {n} = {math.log(n):.3f}); "
-                             f"largest p = {self.probs[top]:.3f} ({self._name(top)})")
-        canvas = self.figure.canvas
-        canvas.restore_region(self._background)
-        for artist in self._dynamic:
-            self.ax.draw_artist(artist)
-        self.png = _rgba_png(canvas)  # blitted: no full redraw
-        _show_png(self.output, self.png)
+    def biggest_gain(self, T_from: float, T_to: float) -> int:
+        """The class whose probability grows the most from ``T_from`` to ``T_to``.
 
-    def _cache_background(self):
-        """Draw everything but the bars and the label once, and keep the pixels."""
-        for artist in self._dynamic:
-            artist.set_visible(False)
-        self.figure.canvas.draw()
-        self.figure.set_layout_engine("none")  # the layout is fixed from now on
-        self._background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        for artist in self._dynamic:
-            artist.set_visible(True)
+        The answer of a "predict, then reveal" round (the view computes the same).
+        """
+        gains = softmax_t(self.logits, float(T_to)) - softmax_t(self.logits, float(T_from))
+        return int(np.argmax(gains))
 
-    def _name(self, i: int) -> str:
-        return str(i) if self.class_names is None else self.class_names[i]
+    def _example_of(self, z) -> str:
+        """The name of the example whose logits are ``z`` (to 5e-3), else ""."""
+        return next((k for k, v in self.examples.items() if np.allclose(v, z, atol=5e-3)), "")
 
-    def _sync_controls(self):
-        """Show the current state in the controls without triggering another update."""
-        with _quiet(self):
-            self._echoes.set(self.T)
-            text = _format_logits(self.logits)
-            try:
-                same = np.allclose(parse_logits(self.logits_text.value), self.logits, atol=5e-3)
-            except ValueError:
-                same = False
-            if not same:
-                self.logits_text.value = text
-
-    # --- observers -----------------------------------------------------------------------------
-
-    def _on_slider(self, change):
-        if not self._syncing and not self._echoes.is_echo(change["new"], self.T):
-            self.update(T=change["new"])
-
-    def _on_text(self, change):
-        if self._syncing:
+    def _recompute(self, change=None):
+        """probs and entropy_value for the current T and logits (whoever changed them)."""
+        try:
+            probs = softmax_t(self.logits, self.T)
+        except ValueError as err:  # e.g. a T <= 0 set on the trait directly
+            self.error = str(err)
             return
-        self.update(logits=change["new"])
-        chosen = self.dropdown.value
-        if not self.error and chosen is not None and not np.allclose(
-                self.examples[chosen], self.logits, atol=5e-3):
-            with _quiet(self):  # typed logits are no longer the chosen example
-                self.dropdown.index = None
+        self.probs = probs
+        self.entropy_value = float(entropy(probs))
 
-    def _on_dropdown(self, change):
-        if not self._syncing and change["new"] in self.examples:
+    def _on_example(self, change):
+        if change["new"] in self.examples and not np.allclose(
+                self.examples[change["new"]], self.logits, atol=5e-3):
             self.update(logits=self.examples[change["new"]])
 
 
 def temperature_explorer(logits=None, class_names=None, T=1.0, examples=None):
-    """An interactive softmax at temperature ``T``: slider, editable logits, bars and entropy.
+    """An interactive softmax at temperature ``T``, drawn in the browser: slider, draggable bars.
 
     Parameters
     ----------
@@ -375,14 +335,17 @@ def temperature_explorer(logits=None, class_names=None, T=1.0, examples=None):
     Returns
     -------
     TemperatureExplorer
-        An ``ipywidgets.VBox``; ``.update(T=..., logits=...)`` drives it from code and
-        ``.probs`` / ``.entropy_value`` / ``.error`` report what it shows.
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.update(T=..., logits=...)`` drives it from code and ``.probs`` /
+        ``.entropy_value`` / ``.error`` report what it shows.
 
     Examples
     --------
     >>> w = temperature_explorer([2.0, 1.0, 0.0], ["a", "b", "c"])
     >>> round(w.update(T=100.0).entropy_value, 2)
     1.1
+    >>> w.biggest_gain(1.0, 5.0)  # what a "predict, then reveal" round asks
+    2
 
     See notebook 01.
     """

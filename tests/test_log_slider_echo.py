@@ -4,7 +4,9 @@ ipywidgets 8's FloatLogSliderView sends back every value Python sets, snapped to
 (T = 5 returns as 10**0.70 = 5.012), and late: after a cell that sets T = 0.1, 5 and 1 in
 turn, the kernel reads the echoes after the cell, as if someone had dragged the slider (chapter
 01's self-check left its explorer at T = 5.01 in JupyterLab). Every explorer with a log-scale T
-slider keeps the T Python asked for, and still follows a real drag.
+slider keeps the T Python asked for, and still follows a real drag. (Chapter 01's temperature
+explorer draws its own slider in the browser, kdlab/js/temperature.js, which sets T only when a
+person moves it: it sends no echoes.)
 """
 
 from __future__ import annotations
@@ -14,16 +16,13 @@ import math
 import numpy as np
 import pytest
 
-from kdlab.temperature import softmax_t
 from kdlab.widgets import (
     _LogSliderEchoes,
     soft_kmeans_explorer,
     soft_target_explorer,
-    temperature_explorer,
 )
 
-Z = np.array([2.0, 1.5, -1.0, 0.0])
-KINDS = ["temperature", "soft targets", "soft k-means"]
+KINDS = ["soft targets", "soft k-means"]
 
 
 def browser_value(slider, value):
@@ -37,8 +36,6 @@ def browser_value(slider, value):
 
 def make(kind):
     rng = np.random.default_rng(0)
-    if kind == "temperature":
-        return temperature_explorer(Z)
     if kind == "soft targets":
         return soft_target_explorer(rng.random((3, 16)), rng.normal(size=(3, 4)), (4, 4))
     return soft_kmeans_explorer(rng.normal(size=(20, 2)), np.array([[-1.0, 0.0], [1.0, 0.0]]))
@@ -92,16 +89,6 @@ def test_typing_a_value_set_before_as_the_first_move_is_followed(kind):
     browser_echoes(w, [5.0])  # only off-grid values come back (0.1 and 1 are grid points)
     w.slider.value = 5.0  # typed into the readout: not the echo 5.012
     assert w.T == 5.0
-
-
-def test_the_temperature_explorer_shows_the_asked_for_T_after_the_echoes():
-    w = temperature_explorer(Z)
-    for T in (0.1, 5.0, 1.0):
-        w.update(T=T)
-    browser_echoes(w, [0.1, 5.0, 1.0])
-    np.testing.assert_allclose(w.probs, softmax_t(Z, 1.0))
-    assert w.label.get_text().startswith("T = 1\n")
-    assert w.status.value.startswith("T = <b>1</b>,")  # what the browser test reads
 
 
 def test_grid_matches_the_front_end_and_clips_to_the_range():

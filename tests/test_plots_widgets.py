@@ -195,46 +195,51 @@ def explorer():
     return temperature_explorer(Z, NAMES, T=1.0, examples={"first": Z, "second": -Z})
 
 
-def shown(w):
-    return np.array([bar.get_height() for bar in w.bars])
+def test_explorer_is_a_browser_rendered_widget_with_its_state_synced(explorer):
+    from kdlab.frontend import BrowserExplorer
 
-
-def test_explorer_is_a_vbox_with_slider_text_and_dropdown(explorer):
-    assert isinstance(explorer, widgets.VBox)
-    slider = explorer.slider
-    assert isinstance(slider, widgets.FloatLogSlider)
-    assert (slider.min, slider.max, slider.base) == (-2, 2, 10)
-    assert explorer.dropdown in explorer.children and explorer.output in explorer.children
+    assert isinstance(explorer, BrowserExplorer) and isinstance(explorer, widgets.DOMWidget)
+    state = explorer.get_state()
+    assert state["T"] == 1.0 and state["z"] == Z.tolist() and state["names"] == NAMES
+    assert state["choices"] == [["first", Z.tolist()], ["second", (-Z).tolist()]]
+    assert state["example"] == "first" and state["mode"] == "explore"
+    assert "export default { render }" in state["_esm"]
     np.testing.assert_allclose(explorer.probs, softmax_t(Z, 1.0))
-    assert explorer.png.startswith(b"\x89PNG")
 
 
 @pytest.mark.parametrize("T", [0.01, 0.5, 3.0, 100.0])
-def test_explorer_update_shows_the_softmax_at_T(explorer, T):
-    before = explorer.png
-    explorer.update(T=T)
+def test_explorer_update_computes_the_softmax_at_T(explorer, T):
+    assert explorer.update(T=T) is explorer
     expected = scipy.special.softmax(Z / T)
     np.testing.assert_allclose(explorer.probs, expected, rtol=1e-12)
-    np.testing.assert_allclose(shown(explorer), expected, rtol=1e-12)
     assert explorer.entropy_value == pytest.approx(float(entropy(expected)))
-    assert explorer.slider.value == pytest.approx(T)
-    assert f"{explorer.entropy_value:.3f}" in explorer.status.value
+    assert explorer.T == T and explorer.get_state()["T"] == T  # what the view draws
     assert explorer.error == ""
-    assert T == 1.0 or explorer.png != before
 
 
-def test_explorer_reacts_to_its_controls(explorer):
-    explorer.slider.value = 10.0
-    np.testing.assert_allclose(shown(explorer), softmax_t(Z, 10.0))
-    assert explorer.dropdown.value == "first"
-    explorer.logits_text.value = "0, 0, 0, 5"
+def test_explorer_follows_what_the_browser_sets(explorer):
+    # The view sets these traits when a person moves a control; Python recomputes.
+    explorer.set_state({"T": 10.0})
+    np.testing.assert_allclose(explorer.probs, softmax_t(Z, 10.0))
+    explorer.set_state({"z": [0.0, 0.0, 0.0, 5.0], "example": ""})  # a dragged bar
     np.testing.assert_allclose(explorer.logits, [0, 0, 0, 5])
-    assert explorer.dropdown.value is None  # typed logits are no example
-    np.testing.assert_allclose(shown(explorer), softmax_t(np.array([0, 0, 0, 5.0]), 10.0))
-    explorer.dropdown.value = "second"
+    np.testing.assert_allclose(explorer.probs, softmax_t(np.array([0, 0, 0, 5.0]), 10.0))
+    assert explorer.entropy_value == pytest.approx(
+        float(entropy(softmax_t(np.array([0, 0, 0, 5.0]), 10.0))))
+    explorer.set_state({"example": "second"})  # picked from the dropdown
     np.testing.assert_allclose(explorer.logits, -Z)
-    np.testing.assert_allclose(parse_logits(explorer.logits_text.value), -Z)
-    np.testing.assert_allclose(shown(explorer), softmax_t(-Z, 10.0))
+    np.testing.assert_allclose(explorer.probs, softmax_t(-Z, 10.0))
+    explorer.set_state({"mode": "predict", "guesses": [
+        {"T_from": 10.0, "T_to": 50.0, "guess": 1, "answer": 3}]})
+    assert explorer.guesses[0]["answer"] == 3
+
+
+def test_explorer_typed_logits_are_no_example(explorer):
+    explorer.update(logits="0, 0, 0, 5")
+    np.testing.assert_allclose(explorer.logits, [0, 0, 0, 5])
+    assert explorer.example == ""
+    explorer.update(logits="-2, -1.5, 1, 0")
+    assert explorer.example == "second"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -245,13 +250,12 @@ def test_explorer_reacts_to_its_controls(explorer):
 ])
 def test_explorer_bad_logits_text_shows_an_error_without_raising(explorer, text, message):
     before = explorer.probs.copy()
-    explorer.logits_text.value = text  # must not raise
-    assert message in explorer.error
-    assert message.split("'")[0] in explorer.status.value
+    explorer.update(logits=text)  # must not raise
+    assert message in explorer.error and explorer.get_state()["error"] == explorer.error
     np.testing.assert_allclose(explorer.probs, before)  # the last good state stays on screen
-    explorer.logits_text.value = "1, 2, 3, 4"  # and it recovers
+    explorer.update(logits="1, 2, 3, 4")  # and it recovers
     assert explorer.error == ""
-    np.testing.assert_allclose(shown(explorer), softmax_t(np.array([1, 2, 3, 4.0])))
+    np.testing.assert_allclose(explorer.probs, softmax_t(np.array([1, 2, 3, 4.0])))
 
 
 def test_explorer_bad_temperature_shows_an_error(explorer):
@@ -262,19 +266,26 @@ def test_explorer_bad_temperature_shows_an_error(explorer):
 
 def test_explorer_with_own_logits_selects_no_example():
     w = temperature_explorer([0.0, 1.0, 2.0, 3.0], NAMES, examples={"first": Z})
-    assert w.dropdown.value is None
+    assert w.example == ""
     np.testing.assert_allclose(w.logits, [0, 1, 2, 3])
-    w.dropdown.value = "first"
+    w.example = "first"
     np.testing.assert_allclose(w.probs, softmax_t(Z))
 
 
 def test_explorer_without_class_names_or_examples():
     w = temperature_explorer([3.0, 1.0])
-    assert w.dropdown not in w.children
-    w.logits_text.value = "1, 1"
+    assert w.names == [] and w.choices == [] and w.class_names is None
+    w.update(logits="1, 1")
     np.testing.assert_allclose(w.probs, [0.5, 0.5])
-    w.logits_text.value = "1, 1, 1"
+    w.update(logits="1, 1, 1")
     assert "expected 2 numbers" in w.error
+
+
+@pytest.mark.parametrize("T_from, T_to", [(1.0, 5.0), (0.5, 2.0), (1.0, 100.0), (3.0, 4.0)])
+def test_biggest_gain_is_the_class_whose_probability_grows_most(explorer, T_from, T_to):
+    gains = softmax_t(Z, T_to) - softmax_t(Z, T_from)
+    assert explorer.biggest_gain(T_from, T_to) == int(np.argmax(gains))
+    assert explorer.biggest_gain(T_from, T_to) != int(np.argmax(Z))  # the top class loses
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -282,6 +293,8 @@ def test_explorer_without_class_names_or_examples():
     ({"logits": np.zeros((2, 3))}, "one example's logits"),
     ({"logits": [1.0, np.inf]}, "logits must be finite"),
     ({"logits": [1.0, 2.0], "examples": {"x": [1.0, 2.0, 3.0]}}, r"examples\['x'\] must have"),
+    ({"logits": [1.0, 2.0], "class_names": ["a"]}, "expected 2 names"),
+    ({"logits": [1.0, 2.0], "T": 0.0}, "T must be a positive"),
 ])
 def test_explorer_bad_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -3,8 +3,9 @@
 - ``KDLAB_PROFILE`` (default ``laptop``) is checked, named in every page's footer, and
   inherited by the kernels that execute the notebooks.
 - Each profile has its own jupyter-cache, ``<output>/.jupyter_cache/<profile>``; the cache
-  is emptied when the code the notebooks run (``kdlab/``, ``pyproject.toml``) changes, since
-  jupyter-cache itself only notices changes to a notebook's own cells.
+  is emptied when the code the notebooks run (``kdlab/``, its front end ``kdlab/js/``,
+  ``pyproject.toml``) changes, since jupyter-cache itself only notices changes to a
+  notebook's own cells.
 - The build stops early, with the fix, when the vendored JavaScript is missing, and a change
   to a static file (book/_static) rewrites the pages, so that Sphinx copies it: by itself
   Sphinx copies static files only when some page is out of date.
@@ -18,6 +19,10 @@
   empty goes with it.
 - Images on another site (e.g. a badge in a notebook's markdown) become their alt text, still
   inside their link: the site fetches nothing remote.
+- kdlab's explorers are anywidgets (kdlab/frontend.py): their state, ES module included, is
+  saved in the page, and the widget manager renders it with anywidget's AMD front end, which
+  the build copies from the installed ``anywidget`` package (the version that saved the state)
+  to ``_static/vendor/anywidget/index.js``; book/_static/kdlab-widgets.js points RequireJS at it.
 - sphinx-thebe's scripts are left out of the pages: live code is off (``launch_buttons.thebe:
   false``), they name thebe's script on unpkg.com, and its inline one, added twice, is a
   JavaScript error ("Identifier 'THEBE_JS_URL' has already been declared").
@@ -61,9 +66,12 @@ def profile_from_env() -> str:
 
 
 def code_fingerprint(root: Path) -> str:
-    """SHA-256 of kdlab/**/*.py and pyproject.toml under root: the code the notebooks run."""
+    """SHA-256 of kdlab/**/*.py, the explorers' front end (kdlab/js/, saved in the pages with
+    each widget's state) and pyproject.toml under root: the code the notebooks run."""
     digest = hashlib.sha256()
-    files = sorted((root / "kdlab").rglob("*.py")) + [root / "pyproject.toml"]
+    package = root / "kdlab"
+    files = sorted([*package.rglob("*.py"), *package.rglob("*.js"), *package.rglob("*.css")])
+    files.append(root / "pyproject.toml")
     for path in files:
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
@@ -200,6 +208,17 @@ class DropLogLines(SphinxTransform):
                     parent.parent.remove(parent)
 
 
+def _copy_anywidget(app: Sphinx, exception) -> None:
+    """Put anywidget's AMD front end where kdlab-widgets.js tells RequireJS to find it."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from kdlab.frontend import anywidget_amd
+
+    target = Path(app.outdir, "_static", "vendor", "anywidget", "index.js")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(anywidget_amd(), target)
+
+
 def setup(app: Sphinx) -> dict:
     """Register the extension."""
     app.add_config_value("kdlab_profile", DEFAULT_PROFILE, "env", types=[str])
@@ -209,6 +228,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _configure, priority=900)
     app.connect("builder-inited", _check_assets)
     app.connect("html-page-context", _drop_thebe, priority=900)  # after the others add scripts
+    app.connect("build-finished", _copy_anywidget)
     app.add_transform(RemoteImagesToText)
     app.add_transform(DropLogLines)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -5,13 +5,20 @@
 // where the fonts are, instead of a folder beside the page. Also point the
 // manager's "CDN" (used only for widget modules it does not bundle) into this
 // site, so that nothing is ever fetched from another one.
+//
+// kdlab's explorers are anywidgets (kdlab/frontend.py): their ES module is in the saved widget
+// state, and anywidget's own front end, an AMD module the book build copies from the installed
+// anywidget package to vendor/anywidget/index.js, renders it. The manager asks RequireJS for
+// the module "anywidget" before any CDN: map it to that file.
 (function () {
   var script = document.currentScript;
-  var base = script.src.replace(/[^/]*$/, "") + "vendor/jupyter-widgets";
+  var here = script.src.replace(/[^/]*$/, "");
+  var base = here + "vendor/jupyter-widgets";
   window.requirejs.config({
     paths: {
       "@jupyter-widgets": base,
       "@jupyter-widgets/html-manager/dist": base,
+      anywidget: here + "vendor/anywidget/index",
     },
   });
   script.setAttribute("data-jupyter-widgets-cdn", base + "/npm/");

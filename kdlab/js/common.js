@@ -1,0 +1,110 @@
+// kdlab explorers: what every browser-rendered explorer shares. kdlab/frontend.py puts this
+// file in front of each explorer's own module (kdlab/js/NAME.js) to make one ES module, the
+// anywidget `_esm`: no imports, no build step, nothing fetched.
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An element with attributes and children: h("div", {class: "x"}, "text", child). */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  el.append(...children);
+  return el;
+}
+
+/** An SVG element with attributes. */
+function s(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(attrs)) el.setAttribute(key, String(value));
+  el.append(...children);
+  return el;
+}
+
+/** softmax(z / T), computed stably (the largest logit is subtracted first). */
+function softmaxT(z, T) {
+  const scaled = z.map((v) => v / T);
+  const top = Math.max(...scaled);
+  const e = scaled.map((v) => Math.exp(v - top));
+  const total = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / total);
+}
+
+/** log(sum(exp(values))), stably; -Infinity for no values. */
+function logSumExp(values) {
+  if (!values.length) return -Infinity;
+  const top = Math.max(...values);
+  return top + Math.log(values.reduce((a, v) => a + Math.exp(v - top), 0));
+}
+
+/** The entropy -sum p log p, in nats (0 log 0 = 0). */
+function entropyOf(p) {
+  return -p.reduce((a, v) => (v > 0 ? a + v * Math.log(v) : a), 0);
+}
+
+/** Index of the largest value (the first, on ties). */
+function argmax(values) {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** A number as Python's format(x, ".3g") writes it (enough for readouts). */
+function fmtG(x, digits = 3) {
+  if (x === 0) return "0";
+  const text = Number(x.toPrecision(digits));
+  return String(text);
+}
+
+/** A fixed-point number without "-0.00". */
+function fmtF(x, digits = 2) {
+  const text = x.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text;
+}
+
+/**
+ * Parse comma- or space-separated logits, as kdlab.widgets.parse_logits does: returns
+ * {values} or {error}, with the same messages.
+ */
+function parseLogits(text, n) {
+  const parts = text.replace(/,/g, " ").split(/\s+/).filter((p) => p);
+  if (!parts.length) {
+    return { error: "logits: type some numbers separated by commas, e.g. 2, 1, -0.5" };
+  }
+  const values = [];
+  const number = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+  const infinite = /^[+-]?(inf|infinity|nan)$/i;
+  for (const part of parts) {
+    if (infinite.test(part)) return { error: `logits: '${part}' is not a finite number` };
+    if (!number.test(part)) return { error: `logits: '${part}' is not a number` };
+    const value = Number(part);
+    if (!Number.isFinite(value)) return { error: `logits: '${part}' is not a finite number` };
+    values.push(value);
+  }
+  if (n !== undefined && values.length !== n) {
+    return { error: `logits: expected ${n} numbers (one per class), got ${values.length}` };
+  }
+  return { values };
+}
+
+/**
+ * Latency probe for benchmarks/ and tests/: when the page has set
+ * `globalThis.__kdlabLatency = []`, each update caused by an input event appends
+ * {explorer, control, dom, frame}: milliseconds from the event to the view's DOM being
+ * updated, and to the first frame after it (a requestAnimationFrame callback, then a task:
+ * the frame has been produced). Costs nothing otherwise.
+ */
+function recordLatency(explorer, control, event) {
+  const sink = globalThis.__kdlabLatency;
+  if (!Array.isArray(sink) || !event) return;
+  const entry = { explorer, control, dom: performance.now() - event.timeStamp, frame: null };
+  sink.push(entry);
+  requestAnimationFrame(() =>
+    setTimeout(() => {
+      entry.frame = performance.now() - event.timeStamp;
+    }, 0),
+  );
+}

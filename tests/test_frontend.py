@@ -1,0 +1,278 @@
+"""Browser-rendered explorers (kdlab.frontend): their module, and chapter 01's temperature
+explorer live in Debian's Chromium on a page without a kernel, as the website shows it.
+
+The page is what the website does with a saved notebook (kdlab.frontend.kernel_free_page: the
+widget state, ES module included, rendered by the vendored ipywidgets HTML manager with
+anywidget's front end). Every check compares what the browser drew with what Python computes.
+Latency is recorded (test-artifacts/latency-kernel-free.json) but never asserted: speed is
+measured in benchmarks/bench_widgets.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pytest
+
+from kdlab import frontend
+from kdlab.temperature import entropy, softmax_t
+from kdlab.widgets import parse_logits, temperature_explorer
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "book" / "_static"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
+NAMES = ["cat", "dog", "car", "ship"]
+Z = np.array([2.0, 1.5, -1.0, 0.0])
+
+
+# --- the module, without a browser ---------------------------------------------------------------
+
+
+def test_each_explorer_module_is_the_shared_helpers_then_its_own_file():
+    module = frontend.esm("temperature")
+    assert module.startswith((frontend.JS / "common.js").read_text())
+    assert module.rstrip().endswith("export default { render };")
+    assert "import " not in module and "http" not in module.replace(
+        "http://www.w3.org/2000/svg", "")  # one self-contained module; nothing fetched
+    with pytest.raises(ValueError, match="no front end for explorer 'nope'"):
+        frontend.esm("nope")
+
+
+def test_the_kernel_free_page_holds_the_state_and_module_of_each_explorer():
+    w = temperature_explorer(Z, NAMES)
+    page = frontend.kernel_free_page(w, static="s")
+    assert page.count('type="application/vnd.jupyter.widget-view+json"') == 1
+    assert w.model_id in page and "export default { render };" in page
+    for name in frontend.SITE_SCRIPTS:
+        assert f'src="s/{name}"' in page
+    assert frontend.anywidget_amd().read_text().rstrip().endswith(
+        'define(["@jupyter-widgets/base"], widget_default);')
+
+
+# --- in Chromium ---------------------------------------------------------------------------------
+
+browser_marks = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Debian's Chromium is not installed at "
+                       f"{CHROMIUM}: apt-get install chromium"),
+    pytest.mark.skipif(not (STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js").is_file(),
+                       reason="the book's offline assets are missing: run "
+                              "`bash book/fetch_assets.sh`"),
+]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A kernel-free page with chapter 01's explorer, served on 127.0.0.1: (url, explorer)."""
+    folder = tmp_path_factory.mktemp("kernel-free")
+    explorer = temperature_explorer(Z, NAMES, examples={"first": Z, "second": -Z})
+    frontend.write_kernel_free_site(folder, explorer, static_from=STATIC)
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/index.html", explorer
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def view(served, browser):
+    """The explorer's view in a fresh page, loaded with the latency probe on; the page records
+    console errors, failed requests and requests to other hosts (blocked)."""
+    url, explorer = served
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    try:
+        page = context.new_page()
+        page.problems, page.remote = [], []
+
+        def route(route):
+            if urlsplit(route.request.url).hostname in ("127.0.0.1", None):
+                route.continue_()
+            else:
+                page.remote.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", route)
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: page.problems.append(f"failed: {r.url}"))
+        page.on("response", lambda r: r.status >= 400 and page.problems.append(
+            f"HTTP {r.status}: {r.url}"))
+        page.add_init_script("globalThis.__kdlabLatency = []")
+        page.goto(url, wait_until="load")
+        root = page.locator(".kdlab-temperature")
+        root.locator("svg .kdlab-bar").first.wait_for(timeout=30_000)
+        yield page, root, explorer
+        assert page.remote == [] and page.problems == [], page.problems + page.remote
+    finally:
+        context.close()
+
+
+def shown(root) -> np.ndarray:
+    """The probabilities the bars show (their data-p, in class order)."""
+    return np.array(root.locator(".kdlab-bar").evaluate_all("b => b.map(e => +e.dataset.p)"))
+
+
+def heights(root) -> np.ndarray:
+    """The bars' drawn heights over the plot's full height (170 SVG units)."""
+    return np.array(root.locator(".kdlab-bar").evaluate_all(
+        "b => b.map(e => +e.getAttribute('height') / 170)"))
+
+
+def T_shown(root) -> float:
+    return float(root.locator(".kdlab-T-readout").get_attribute("data-t"))
+
+
+def logits_shown(root) -> np.ndarray:
+    return parse_logits(root.locator(".kdlab-logits").input_value())
+
+
+def drag_slider(page, root, dx: float) -> None:
+    """A person dragging the T slider's thumb by ``dx`` pixels."""
+    slider = root.locator(".kdlab-T")
+    box = slider.bounding_box()
+    value = float(slider.input_value())
+    x = box["x"] + 8 + (box["width"] - 16) * (value + 2) / 4  # the thumb (16 px wide)
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y, steps=10)
+    page.mouse.up()
+
+
+def bar_y(root, p: float) -> float:
+    """The page y of probability ``p`` on the bars' axis."""
+    box = root.locator("svg.kdlab-bars").bounding_box()
+    return box["y"] + (26 + 170 * (1 - p)) * box["height"] / 254
+
+
+def save_latency(page, name: str) -> list:
+    page.wait_for_timeout(200)  # the last entries' frame times
+    latency = page.evaluate("globalThis.__kdlabLatency")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"latency-{name}.json").write_text(json.dumps(latency, indent=1))
+    return latency
+
+
+def _browser(test):
+    """Mark a test as a browser test, skipped without Chromium or the vendored scripts."""
+    for mark in browser_marks:
+        test = mark(test)
+    return test
+
+
+@_browser
+def test_the_explorer_draws_softmax_at_T_and_its_entropy_without_a_kernel(view):
+    page, root, explorer = view
+    np.testing.assert_allclose(shown(root), softmax_t(Z, 1.0), rtol=1e-9)
+    np.testing.assert_allclose(heights(root), softmax_t(Z, 1.0), rtol=1e-6)
+    assert T_shown(root) == 1.0
+    assert f"H = {entropy(softmax_t(Z, 1.0)):.3f} nats" in root.inner_text()
+    assert root.locator(".kdlab-bar.kdlab-top").count() == 1  # the most probable class, in red
+    assert root.locator(".kdlab-example").input_value() == "first"
+    # what tests/test_browser.py looks for on a chapter page: a saved widget, drawn
+    assert page.locator(".widget-subarea > .jupyter-widgets.kdlab-temperature").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    root.screenshot(path=str(ARTIFACTS / "kernel-free-temperature.png"))
+
+
+@_browser
+def test_dragging_the_T_slider_redraws_the_bars_and_the_entropy(view):
+    page, root, explorer = view
+    drag_slider(page, root, 120)
+    T = T_shown(root)
+    assert T > 1.0  # dragged to the right: hotter
+    expected = softmax_t(Z, T)
+    np.testing.assert_allclose(shown(root), expected, rtol=1e-9)
+    np.testing.assert_allclose(heights(root), expected, rtol=1e-6)
+    assert f"H = {entropy(expected):.3f} nats" in root.inner_text()
+    latency = save_latency(page, "kernel-free-T")
+    assert {entry["control"] for entry in latency} == {"T"} and len(latency) >= 5
+
+
+@_browser
+def test_dragging_a_bar_sets_that_class_s_probability_by_moving_only_its_logit(view):
+    page, root, explorer = view
+    column = root.locator('.kdlab-column[data-class="3"] .kdlab-hit')  # ship, p = 0.076
+    box = column.bounding_box()
+    x = box["x"] + box["width"] / 2
+    page.mouse.move(x, bar_y(root, 0.2))
+    page.mouse.down()
+    page.mouse.move(x, bar_y(root, 0.6), steps=10)
+    page.mouse.up()
+    p = shown(root)
+    assert p[3] == pytest.approx(0.6, abs=0.01)  # the bar followed the pointer
+    z = logits_shown(root)
+    np.testing.assert_allclose(z[:3], Z[:3])  # the other logits did not move
+    np.testing.assert_allclose(p, softmax_t(z, 1.0), atol=5e-3)  # (the text shows 2 decimals)
+    assert root.locator(".kdlab-example").input_value() == ""  # no longer the example
+    latency = save_latency(page, "kernel-free-drag")
+    assert {entry["control"] for entry in latency} == {"drag"} and len(latency) >= 5
+
+
+@_browser
+def test_predict_then_reveal_waits_for_the_guess_then_shows_who_gained_most(view):
+    page, root, explorer = view
+    root.locator(".kdlab-predict-mode").check()
+    before = shown(root)
+    drag_slider(page, root, 100)
+    np.testing.assert_allclose(shown(root), before)  # the view waits for the guess
+    assert "Click its bar" in root.locator(".kdlab-prompt").inner_text()
+    readout = root.locator(".kdlab-T-readout").inner_text()
+    assert "→" in readout
+    T_to = 10 ** float(root.locator(".kdlab-T").input_value())
+    root.locator('.kdlab-column[data-class="0"] .kdlab-hit').click()  # cat: the top class
+    assert T_shown(root) == pytest.approx(T_to)
+    np.testing.assert_allclose(shown(root), softmax_t(Z, T_to), rtol=1e-9)  # revealed
+    answer = temperature_explorer(Z).biggest_gain(1.0, T_to)
+    assert root.locator(".kdlab-answer").get_attribute("data-class") == str(answer)
+    assert root.locator(".kdlab-guess").get_attribute("data-class") == "0"
+    prompt = root.locator(".kdlab-prompt").inner_text()
+    assert f"{NAMES[answer]} gained the most" in prompt and "Not quite" in prompt  # cat loses
+    gains = root.locator(".kdlab-gain").evaluate_all("g => g.map(e => e.textContent)")
+    assert gains[0].startswith("−")  # the top class always loses as T rises
+    root.screenshot(path=str(ARTIFACTS / "kernel-free-temperature-revealed.png"))
+
+
+@_browser
+def test_typed_logits_and_examples_redraw_and_bad_text_is_reported(view):
+    page, root, explorer = view
+    text = root.locator(".kdlab-logits")
+    text.fill("0, 0, 0, 5")
+    text.press("Enter")
+    np.testing.assert_allclose(shown(root), softmax_t(np.array([0, 0, 0, 5.0])), rtol=1e-9)
+    root.locator(".kdlab-example").select_option("second")
+    np.testing.assert_allclose(shown(root), softmax_t(-Z), rtol=1e-9)
+    np.testing.assert_allclose(logits_shown(root), -Z)
+    text.fill("1, x, 3, 4")
+    text.press("Enter")
+    assert "logits: 'x' is not a number" in root.locator(".kdlab-status").inner_text()
+    np.testing.assert_allclose(shown(root), softmax_t(-Z), rtol=1e-9)  # the last good state
