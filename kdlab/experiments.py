@@ -33,6 +33,11 @@ __all__ = [
     "train_distilled",
     "train_teacher",
     "jittered_transfer",
+    "omitted_transfer_set",
+    "small_transfer_set",
+    "VALIDATION_FRACTION",
+    "BIAS_SHIFTS",
+    "SMALL_FRACTION",
     # chapter 02: ensemble, two-class transfer set, temperature sweeps with seeds
     "PAPER_SPEECH_ENSEMBLE",
     "PAPER_TWO_CLASS",
@@ -411,6 +416,47 @@ def train_distilled(train, profile, logits, *, name: str = "distilled", rows=Non
     net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
     return distill_student(net, train.X[idx], logits=logits[idx], y=train.y[idx], T=T,
                            alpha=alpha, name=name, verbose=verbose, **opts)
+
+
+#: Chapter 02's transfer sets: a tenth of the training images held out to choose bias shifts
+#: (never the test set), the shifts tried, and the 3% of section 7 (the paper's speech run).
+VALIDATION_FRACTION = 0.1
+BIAS_SHIFTS = np.arange(0.0, 15.01, 0.25)
+SMALL_FRACTION = 0.03
+
+
+def omitted_transfer_set(train, profile, omit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chapter 02's transfer set without class ``omit``, and the validation rows of its shift.
+
+    A tenth of ``train`` (stratified, seed ``p.seed``) is held out to choose the bias shift;
+    the transfer set is the rest without a single image of class ``omit``. Returns
+    ``(transfer_rows, validation_rows)``, indices into ``train``.
+
+    See notebook 02 and :mod:`kdlab.replicate`.
+    """
+    from kdlab.data import omit_classes, train_val_split
+
+    _check_profile_data(profile, train)
+    omit = check_int(omit, "omit", lo=0)
+    if omit >= len(train.classes):
+        raise ValueError(f"omit must be a class index below {len(train.classes)}, got {omit}")
+    fit_idx, val_idx = train_val_split(train.y, VALIDATION_FRACTION, seed=profile.seed)
+    return fit_idx[omit_classes(train.y[fit_idx], [omit])], val_idx
+
+
+def small_transfer_set(train, profile) -> tuple[np.ndarray, int]:
+    """Chapter 02's 3% of ``train`` (stratified, seed ``p.seed``) and the epochs over it.
+
+    The epochs give half the updates of the students' full-data training, as the paper's
+    speech model on 3% of the data had fewer. Returns ``(rows, epochs)``.
+
+    See notebook 02 and :mod:`kdlab.replicate`.
+    """
+    from kdlab.data import fraction_subset
+
+    _check_profile_data(profile, train)
+    small = fraction_subset(train.y, SMALL_FRACTION, seed=profile.seed)
+    return small, max(1, profile.epochs * len(train.X) // (2 * len(small)))
 
 
 def _student_options(profile, epochs) -> dict:

@@ -31,46 +31,45 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kdlab._paths import atomic_path, repo_data_dir
+from kdlab._paths import repo_data_dir, write_atomic
 from kdlab.clustering import cluster_classes
 from kdlab.covariance import prediction_correlation
 from kdlab.data import (
     DATASETS,
     DataNotFoundError,
-    fraction_subset,
     load_dataset,
-    omit_classes,
-    train_val_split,
 )
-from kdlab.distill import distill_student, teacher_logits
+from kdlab.distill import teacher_logits
 from kdlab.experiments import (
     ALPHA,
+    BIAS_SHIFTS,
     PAPER_MNIST,
     PAPER_SPEECH,
+    SMALL_FRACTION,
     T_HIGH,
     choose_bias_shift,
     ensemble_experiment,
     errors_with_bias_shift,
     gap_closed,
     jittered_transfer,
+    omitted_transfer_set,
+    small_transfer_set,
     specialist_data,
     specialist_experiment,
     specialist_groups,
     specialist_split,
+    train_distilled,
     train_generalist,
     train_small_generalists,
     train_teacher,
     two_class_experiment,
     two_class_pair,
 )
-from kdlab.models import MLP
 from kdlab.profiles import PROFILES, Profile, get_profile
-from kdlab.train import evaluate, fit_cached, get_device, predict_logits, predict_proba
+from kdlab.train import evaluate, get_device, predict_logits, predict_proba
 
 __all__ = ["run", "check_targets", "render_markdown", "write_results", "main"]
 
-SHIFTS = np.arange(0.0, 15.01, 0.25)  # bias shifts tried on the validation split (chapter 02)
-SMALL_FRACTION = 0.03              # the speech experiment's 3% of the training set
 N_CLUSTERS = 5                     # K of the covariance clustering (chapters 03-05)
 N_REF = PAPER_MNIST["n_test"]      # the paper counts errors out of 10,000 test images
 
@@ -119,9 +118,8 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     start_all = time.perf_counter()
     train = _load(dataset, "train", p.n_train, p.seed)
     test = _load(dataset, "test", p.n_test, p.seed)
-    D, C, n = train.X.shape[1], len(train.classes), len(test.y)
+    n = len(test.y)
     names = list(train.classes)
-    student_opts = p.fit_options("student")  # Adam at p.lr and p.epochs at ci and laptop
     torch.manual_seed(p.seed)
     out = {"dataset": dataset, "profile": dataclasses.asdict(p), "classes": names,
            "n_train": len(train.y), "n_test": n, "hardware": hardware(), "experiments": {}}
@@ -141,9 +139,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     teacher = train_teacher(train, p)  # chapter 02's recipe, one definition
     student = train_generalist(train, p, name="student")  # chapters 02-06: one recipe
     logits_train = teacher_logits(teacher, train.X)
-    distilled = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X,
-                                logits=logits_train, y=train.y, T=T_HIGH, alpha=ALPHA,
-                                name="distilled", **student_opts)
+    distilled = train_distilled(train, p, logits_train, T=T_HIGH, alpha=ALPHA)
     nets = {"teacher": teacher, "student": student, "distilled": distilled}
     if p.transfer_jitter:  # the same two students on jittered images (book/reproducing.md)
         nets.update(jittered_transfer(train, p, teacher, T=T_HIGH, alpha=ALPHA))
@@ -169,12 +165,9 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     name = omitted_class(dataset)
     key, t0 = step("omitted_class", f"class {name!r} omitted from the transfer set")
     omit = names.index(name)
-    fit_idx, val_idx = train_val_split(train.y, 0.1, seed=p.seed)
-    transfer = fit_idx[omit_classes(train.y[fit_idx], [omit])]
-    blind = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[transfer],
-                            logits=logits_train[transfer], y=train.y[transfer], T=T_HIGH,
-                            alpha=ALPHA, name="omitted", **student_opts)
-    shift, _ = choose_bias_shift(blind, train.X[val_idx], train.y[val_idx], omit, SHIFTS)
+    transfer, val_idx = omitted_transfer_set(train, p, omit)
+    blind = train_distilled(train, p, logits_train, rows=transfer, name="omitted")
+    shift, _ = choose_bias_shift(blind, train.X[val_idx], train.y[val_idx], omit, BIAS_SHIFTS)
     z_test = predict_logits(blind, test.X)
     before, after = errors_with_bias_shift(z_test, test.y, omit, [0.0, shift])
     on_class = test.y == omit
@@ -182,8 +175,9 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
                                                    [0.0, shift])
     out["experiments"][key] = {
         "class": name, "class_index": omit, "transfer_size": len(transfer),
-        "validation_size": len(val_idx), "shift_grid": [float(SHIFTS[0]), float(SHIFTS[-1]),
-                                                        float(SHIFTS[1] - SHIFTS[0])],
+        "validation_size": len(val_idx),
+        "shift_grid": [float(BIAS_SHIFTS[0]), float(BIAS_SHIFTS[-1]),
+                       float(BIAS_SHIFTS[1] - BIAS_SHIFTS[0])],
         "bias_shift": shift, "n_test": n, "n_class_test": int(on_class.sum()),
         "errors_before": int(before), "errors_after": int(after),
         "on_class_before": int(cls_before), "on_class_after": int(cls_after),
@@ -195,14 +189,10 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
 
     # 3 · soft targets as a regulariser on 3% of the data (chapter 02, section 7)
     key, t0 = step("soft_targets_3pct", "hard vs soft targets on 3% of the training set")
-    small = fraction_subset(train.y, SMALL_FRACTION, seed=p.seed)
-    small_epochs = p.epochs * len(train.X) // (2 * len(small))  # half the full-data updates
-    small_opts = {**student_opts, "epochs": small_epochs}
-    hard3 = fit_cached(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[small],
-                       train.y[small], name="hard-3pct", **small_opts)
-    soft3 = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X[small],
-                            logits=logits_train[small], y=train.y[small], T=T_HIGH,
-                            alpha=ALPHA, name="soft-3pct", **small_opts)
+    small, small_epochs = small_transfer_set(train, p)  # half the full-data updates
+    hard3 = train_generalist(train, p, rows=small, epochs=small_epochs, name="hard-3pct")
+    soft3 = train_distilled(train, p, logits_train, rows=small, epochs=small_epochs,
+                            name="soft-3pct")
     acc = {k: float(evaluate(net, test.X, test.y)["accuracy"])
            for k, net in [("hard_3pct", hard3), ("soft_3pct", soft3), ("full", student)]}
     out["experiments"][key] = {
@@ -489,11 +479,6 @@ def _chapter02_rows(e: dict, n: int, speech: str, mnist: str) -> list[tuple]:
     return rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
 def write_results(results: dict, out_dir) -> tuple[Path, Path]:
     """Write ``results-<dataset>-<profile>.json`` and ``.md`` into ``out_dir``, atomically."""
     out_dir = Path(out_dir)
@@ -501,8 +486,8 @@ def write_results(results: dict, out_dir) -> tuple[Path, Path]:
     stem = f"results-{results['dataset']}-{results['profile']['name']}"
     clean = _clean(results)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    _write_atomic(json_path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
-    _write_atomic(md_path, render_markdown(results))
+    write_atomic(json_path, json.dumps(clean, indent=2, allow_nan=False) + "\n")
+    write_atomic(md_path, render_markdown(results))
     return json_path, md_path
 
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from kdlab._paths import _UMASK, atomic_path, write_atomic
-from kdlab.replicate import _write_atomic
 
 EXPECTED_MODE = 0o666 & ~_UMASK
 
@@ -29,7 +28,7 @@ def test_umask_is_the_process_umask():
     (lambda p: write_atomic(p, b"\x00\x00\x08\x01"), lambda p: p.read_bytes()),
     (lambda p: write_atomic(p, lambda tmp: torch.save({"w": torch.ones(2)}, tmp)),
      lambda p: torch.load(p, weights_only=True)["w"].tolist()),
-    (lambda p: _write_atomic(p, "| a | b |\n"), lambda p: p.read_text(encoding="utf-8")),
+    (lambda p: write_atomic(p, "| a | b |\n"), lambda p: p.read_text(encoding="utf-8")),
 ], ids=["download", "cached model", "results"])
 def test_each_writer_leaves_one_whole_file_readable_like_any_new_file(tmp_path, write, read):
     path = tmp_path / "sub" / "file"
