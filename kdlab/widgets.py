@@ -31,6 +31,8 @@ __all__ = [
     "TemperatureExplorer",
     "temperature_explorer",
     "parse_logits",
+    "MistakesExplorer",
+    "mistakes_explorer",
     "SoftTargetExplorer",
     "soft_target_explorer",
     "AlphaTemperatureExplorer",
@@ -350,6 +352,155 @@ def temperature_explorer(logits=None, class_names=None, T=1.0, examples=None):
     See notebook 01.
     """
     return TemperatureExplorer(logits, class_names=class_names, T=T, examples=examples)
+
+
+# --- chapter 07 ----------------------------------------------------------------------------------
+
+
+class MistakesExplorer(BrowserExplorer):
+    """One example's soft-term gradient, per class, for the correct loss and a chosen mistake.
+
+    Build it with :func:`mistakes_explorer`. The view (``kdlab/js/mistakes.js``) computes the
+    gradients in closed form in the browser, in JupyterLab and on the website alike: pick a
+    mistake, slide T (log scale) and alpha, and read the ratio of the two gradients' norms and
+    the soft:hard balance. Python recomputes both with torch autograd
+    (:func:`kdlab.mistakes.gradient_ratio` and :func:`kdlab.mistakes.gradient_balance`, one
+    example) into ``ratio`` and ``balance``; :meth:`update` sets ``T``, ``alpha`` and/or
+    ``mistake`` from code.
+
+    See notebook 07.
+    """
+
+    #: The mistakes the view offers: those a single example's student gradient can show.
+    OFFERED = ("correct", "no T²", 'reduction="mean"', "probabilities as input",
+               "log target, no log_target")
+
+    _esm = frontend.esm("mistakes")
+    _css = frontend.css()
+
+    T = traitlets.Float(4.0).tag(sync=True)
+    alpha = traitlets.Float(0.9).tag(sync=True)
+    mistake = traitlets.Unicode("no T²").tag(sync=True)
+    z = traitlets.List(traitlets.Float()).tag(sync=True)  # the student's logits
+    v = traitlets.List(traitlets.Float()).tag(sync=True)  # the teacher's logits
+    label = traitlets.Int(0).tag(sync=True)
+    names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    options = traitlets.List().tag(sync=True)  # [name, line, effect] per offered mistake
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, student_logits, teacher_logits, label, T=4.0, alpha=0.9,
+                 mistake="no T²", class_names=None):
+        from kdlab.mistakes import MISTAKES
+
+        z, v = _as_logits(student_logits), _as_logits(teacher_logits)
+        if z.shape != v.shape or z.size < 2:
+            raise ValueError(f"teacher_logits: expected {z.size} logits like student_logits "
+                             f"(at least 2), got {v.size}")
+        label = int(label)
+        if not 0 <= label < z.size:
+            raise ValueError(f"label must be a class in 0..{z.size - 1}, got {label}")
+        names = [] if class_names is None else [str(c) for c in class_names]
+        if names and len(names) != z.size:
+            raise ValueError(f"class_names: expected {z.size} names, got {len(names)}")
+        self._check(mistake, T, alpha)
+        super().__init__(T=float(T), alpha=float(alpha), mistake=mistake, z=z.tolist(),
+                         v=v.tolist(), label=label, names=names,
+                         options=[[k, MISTAKES[k]["line"], MISTAKES[k]["effect"]]
+                                  for k in self.OFFERED])
+        self._recompute()
+        self.observe(self._recompute, names=["T", "alpha", "mistake", "z", "v", "label"])
+
+    def _check(self, mistake, T, alpha):
+        if mistake not in self.OFFERED:
+            raise ValueError(f"mistake must be one of {list(self.OFFERED)}, got {mistake!r}")
+        check_positive(T, "T")
+        alpha = float(alpha)
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+
+    def update(self, T=None, alpha=None, mistake=None):
+        """Set ``T``, ``alpha`` and/or ``mistake`` and recompute; returns ``self``.
+
+        Bad input never raises: it is kept in ``error`` (and shown), the state unchanged.
+        """
+        try:
+            self._check(self.mistake if mistake is None else mistake,
+                        self.T if T is None else T, self.alpha if alpha is None else alpha)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            return self
+        with self.hold_sync():
+            if T is not None:
+                self.T = float(T)
+            if alpha is not None:
+                self.alpha = float(alpha)
+            if mistake is not None:
+                self.mistake = mistake
+            self.error = ""
+        return self
+
+    def gradients(self) -> dict:
+        """Autograd's soft-term gradients of this example, ``{mistake: array (C,)}``."""
+        from kdlab.mistakes import MISTAKES, soft_gradient
+
+        z, v = np.array([self.z]), np.array([self.v])
+        return {k: soft_gradient(MISTAKES[k]["loss"], z, v, self.T)[0] for k in self.OFFERED}
+
+    def _recompute(self, change=None):
+        """ratio and balance (autograd, kdlab.mistakes) for the current state."""
+        from kdlab.mistakes import MISTAKES, gradient_balance, gradient_ratio
+
+        try:
+            self._check(self.mistake, self.T, self.alpha)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            return
+        loss = MISTAKES[self.mistake]["loss"]
+        z, v = np.array([self.z]), np.array([self.v])
+        self.ratio = gradient_ratio(loss, z, v, self.T)
+        self.balance = gradient_balance(loss, z, v, [self.label], self.T, self.alpha)
+        self.correct_balance = gradient_balance(MISTAKES["correct"]["loss"], z, v,
+                                                [self.label], self.T, self.alpha)
+
+
+def mistakes_explorer(student_logits, teacher_logits, label, T=4.0, alpha=0.9,
+                      mistake="no T²", class_names=None):
+    """The soft-term gradient of one example, correct vs a chosen mistake, drawn in the browser.
+
+    Parameters
+    ----------
+    student_logits, teacher_logits : array-like, shape (C,)
+        One example's logits: the student's ``z`` and the teacher's ``v``.
+    label : int
+        The example's class (for the hard term of the balance).
+    T : float, default 4.0
+        Initial temperature (the slider spans 0.5 to 50 on a log scale).
+    alpha : float, default 0.9
+        The soft term's weight.
+    mistake : str, default "no T²"
+        One of :attr:`MistakesExplorer.OFFERED` (keys of :data:`kdlab.mistakes.MISTAKES`).
+    class_names : sequence of str, optional
+        Names of the ``C`` classes.
+
+    Returns
+    -------
+    MistakesExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website; ``.ratio`` is
+        ``‖∇ mistake‖ / ‖∇ correct‖``, ``.balance`` the mistake's soft:hard balance
+        ``‖α ∇soft‖ / ‖(1 − α) ∇hard‖`` (``.correct_balance`` the correct loss's).
+
+    Examples
+    --------
+    >>> w = mistakes_explorer([0.5, 0.0, -0.5], [3.0, 1.0, 0.0], label=0, T=4.0)
+    >>> round(w.ratio, 6)  # no T²: 1/T²
+    0.0625
+    >>> round(w.update(mistake='reduction="mean"').ratio, 6)  # 1/C
+    0.333333
+
+    See notebook 07.
+    """
+    return MistakesExplorer(student_logits, teacher_logits, label, T=T, alpha=alpha,
+                            mistake=mistake, class_names=class_names)
 
 
 # --- chapter 02 ----------------------------------------------------------------------------------
