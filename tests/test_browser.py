@@ -34,12 +34,12 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from _chromium import CHROMIUM, drag_T_slider
 
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
 JUPYTER = Path(sys.executable).parent / "jupyter"
 LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
 
@@ -76,16 +76,6 @@ def shot(page_or_element, name: str) -> None:
     """Save a screenshot in test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page_or_element.screenshot(path=str(ARTIFACTS / f"{name}.png"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture
@@ -146,20 +136,6 @@ def logits_shown(explorer) -> np.ndarray:
 
 def T_shown(explorer) -> float:
     return float(explorer.locator(".kdlab-T-readout").get_attribute("data-t"))
-
-
-def drag_T_slider(page, explorer, dx: float) -> None:
-    """A person dragging the temperature explorer's T slider thumb by ``dx`` pixels."""
-    slider = explorer.locator(".kdlab-T")
-    slider.scroll_into_view_if_needed()
-    box = slider.bounding_box()
-    value = float(slider.input_value())
-    x = box["x"] + 8 + (box["width"] - 16) * (value + 2) / 4  # the thumb (16 px wide)
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + dx, y, steps=10)
-    page.mouse.up()
 
 
 # --- JupyterLab -----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from _chromium import CHROMIUM, drag_T_slider
 
 from kdlab import frontend
 from kdlab.temperature import entropy, softmax_t
@@ -28,7 +28,6 @@ from kdlab.widgets import parse_logits, temperature_explorer
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "book" / "_static"
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
 NAMES = ["cat", "dog", "car", "ship"]
 Z = np.array([2.0, 1.5, -1.0, 0.0])
 
@@ -92,17 +91,6 @@ def served(tmp_path_factory):
         thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 @pytest.fixture
 def view(served, browser):
     """The explorer's view in a fresh page, loaded with the latency probe on; the page records
@@ -155,19 +143,6 @@ def logits_shown(root) -> np.ndarray:
     return parse_logits(root.locator(".kdlab-logits").input_value())
 
 
-def drag_slider(page, root, dx: float) -> None:
-    """A person dragging the T slider's thumb by ``dx`` pixels."""
-    slider = root.locator(".kdlab-T")
-    box = slider.bounding_box()
-    value = float(slider.input_value())
-    x = box["x"] + 8 + (box["width"] - 16) * (value + 2) / 4  # the thumb (16 px wide)
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + dx, y, steps=10)
-    page.mouse.up()
-
-
 def bar_y(root, p: float) -> float:
     """The page y of probability ``p`` on the bars' axis."""
     box = root.locator("svg.kdlab-bars").bounding_box()
@@ -207,7 +182,7 @@ def test_the_explorer_draws_softmax_at_T_and_its_entropy_without_a_kernel(view):
 @_browser
 def test_dragging_the_T_slider_redraws_the_bars_and_the_entropy(view):
     page, root, explorer = view
-    drag_slider(page, root, 120)
+    drag_T_slider(page, root, 120)
     T = T_shown(root)
     assert T > 1.0  # dragged to the right: hotter
     expected = softmax_t(Z, T)
@@ -243,7 +218,7 @@ def test_predict_then_reveal_waits_for_the_guess_then_shows_who_gained_most(view
     page, root, explorer = view
     root.locator(".kdlab-predict-mode").check()
     before = shown(root)
-    drag_slider(page, root, 100)
+    drag_T_slider(page, root, 100)
     np.testing.assert_allclose(shown(root), before)  # the view waits for the guess
     assert "Click its bar" in root.locator(".kdlab-prompt").inner_text()
     readout = root.locator(".kdlab-T-readout").inner_text()

@@ -9,7 +9,6 @@ autograd on kdlab.mistakes' own losses, to 1e-6 relative.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from _chromium import CHROMIUM
 
 from kdlab import frontend
 from kdlab.mistakes import MISTAKES, gradient_balance, gradient_ratio, soft_gradient
@@ -24,7 +24,6 @@ from kdlab.widgets import MistakesExplorer, mistakes_explorer
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ROOT / "book" / "_static"
-CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
 NAMES = ["cat", "dog", "car", "ship", "frog"]
 Z = np.array([0.3, -0.2, 1.1, 0.0, -0.7])    # a student's logits
 V = np.array([4.0, 2.5, -1.0, 0.5, -3.0])    # the teacher's

@@ -52,6 +52,21 @@ function argmax(values) {
   return best;
 }
 
+/**
+ * The input handler every explorer shares: `change(event, control, values)` sets `values` on
+ * the model and saves them; the model's change events redraw, and when nothing changed it still
+ * redraws, so that every input is answered (and its latency recorded for `control`).
+ */
+function modelChanger(model, state, draw) {
+  return function change(event, control, values) {
+    state.event = event;
+    state.control = control;
+    for (const [key, value] of Object.entries(values)) model.set(key, value);
+    model.save_changes();
+    if (state.event) draw(); // nothing changed: still answer the input (and record it)
+  };
+}
+
 /** A number as Python's format(x, ".3g") writes it (enough for readouts). */
 function fmtG(x, digits = 3) {
   if (x === 0) return "0";

@@ -183,13 +183,7 @@ function render({ model, el }) {
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------
-  function change(event, control, values) {
-    state.event = event;
-    state.control = control;
-    for (const [key, value] of Object.entries(values)) model.set(key, value);
-    model.save_changes();
-    if (state.event) draw(); // nothing changed: still answer the input (and record it)
-  }
+  const change = modelChanger(model, state, draw);
 
   slider.addEventListener("input", (event) => {
     change(event, "T", { T: 10 ** Number(slider.value), error: "" });

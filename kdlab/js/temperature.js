@@ -188,13 +188,7 @@ function render({ model, el }) {
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------
-  function change(event, control, values) {
-    state.event = event;
-    state.control = control;
-    for (const [key, value] of Object.entries(values)) model.set(key, value);
-    model.save_changes();
-    if (state.event) draw(); // nothing changed: still answer the input (and record it)
-  }
+  const change = modelChanger(model, state, draw);
 
   function matchingExample(z) {
     const found = model.get("choices").find(
