@@ -67,6 +67,18 @@ function modelChanger(model, state, draw) {
   };
 }
 
+/**
+ * Listen to the model's trait changes: `handlers` maps a trait name to its handler. Returns the
+ * function that stops listening (what an anywidget `render` returns for clean-up).
+ */
+function listen(model, handlers) {
+  const pairs = Object.entries(handlers).map(([key, fn]) => [`change:${key}`, fn]);
+  for (const [event, fn] of pairs) model.on(event, fn);
+  return () => {
+    for (const [event, fn] of pairs) model.off(event, fn);
+  };
+}
+
 /** A number as Python's format(x, ".3g") writes it (enough for readouts). */
 function fmtG(x, digits = 3) {
   if (x === 0) return "0";

@@ -198,17 +198,12 @@ function render({ model, el }) {
     build();
     draw();
   };
-  const redraws = ["T", "alpha", "mistake", "z", "v", "label", "error"];
-  for (const key of redraws) model.on(`change:${key}`, onModel);
-  model.on("change:names", onShape);
-  model.on("change:options", onShape);
+  const handlers = { names: onShape, options: onShape };
+  for (const key of ["T", "alpha", "mistake", "z", "v", "label", "error"]) handlers[key] = onModel;
+  const unlisten = listen(model, handlers);
   build();
   draw();
-  return () => {
-    for (const key of redraws) model.off(`change:${key}`, onModel);
-    model.off("change:names", onShape);
-    model.off("change:options", onShape);
-  };
+  return unlisten;
 }
 
 export default { render };

@@ -317,26 +317,13 @@ function render({ model, el }) {
     state.pendingT = null;
     draw();
   };
-  model.on("change:z", onZ);
-  model.on("change:error", onModel);
-  model.on("change:example", onModel);
-  model.on("change:guesses", onModel);
-  model.on("change:T", onT);
-  model.on("change:mode", onMode);
-  model.on("change:names", onShape);
-  model.on("change:choices", onShape);
+  const unlisten = listen(model, {
+    z: onZ, error: onModel, example: onModel, guesses: onModel, T: onT, mode: onMode,
+    names: onShape, choices: onShape,
+  });
   build();
   draw();
-  return () => {
-    model.off("change:z", onZ);
-    model.off("change:error", onModel);
-    model.off("change:example", onModel);
-    model.off("change:guesses", onModel);
-    model.off("change:T", onT);
-    model.off("change:mode", onMode);
-    model.off("change:names", onShape);
-    model.off("change:choices", onShape);
-  };
+  return unlisten;
 }
 
 export default { render };
