@@ -430,12 +430,8 @@ def cluster_classes(cov, n_clusters: int, method: str = "online-kmeans",
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
     m = _check_square(cov, "cov")
     n_classes = m.shape[0]
-    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
-        raise ValueError(f"n_init must be a positive integer, got {n_init!r}")
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) \
-            or not 1 <= n_clusters <= n_classes:
-        raise ValueError(f"n_clusters must be an integer from 1 to the number of classes "
-                         f"({n_classes}), got {n_clusters!r}")
+    n_init = check_int(n_init, "n_init", lo=1)
+    n_clusters = check_int(n_clusters, "n_clusters (at most the number of classes)", 1, n_classes)
     if n_clusters == 1:
         labels = np.zeros(n_classes, dtype=int)
     elif n_clusters == n_classes:
@@ -551,9 +547,7 @@ def confusion_affinity(y_true, y_pred, n_classes: int) -> np.ndarray:
            [0.25, 1.  , 0.  ],
            [0.  , 0.  , 1.  ]])
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) \
-            or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+    n_classes = check_int(n_classes, "n_classes", lo=1)
     arrays = {}
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if hasattr(y, "detach"):
@@ -587,8 +581,7 @@ def confusable_groups(matrix, n_clusters: int, min_size: int = 2, **kwargs) -> l
     >>> [g.tolist() for g in confusable_groups(cov, 2)]
     [[0, 1]]
     """
-    if isinstance(min_size, bool) or not isinstance(min_size, numbers.Integral) or min_size < 1:
-        raise ValueError(f"min_size must be a positive integer, got {min_size!r}")
+    min_size = check_int(min_size, "min_size", lo=1)
     n_classes = _check_square(matrix, "matrix").shape[0]
     return [g for g in cluster_classes(matrix, n_clusters, **kwargs)
             if min_size <= len(g) < n_classes]

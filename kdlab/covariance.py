@@ -14,8 +14,6 @@ cancel the way the naive ``E[xxᵀ] − E[x]E[x]ᵀ`` does.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import torch
 
@@ -109,10 +107,7 @@ class CovarianceAccumulator:
     """
 
     def __init__(self, n_classes: int, *, probabilities: bool = True):
-        if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral):
-            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-        if n_classes < 1:
-            raise ValueError(f"n_classes must be a positive integer, got {n_classes}")
+        n_classes = check_int(n_classes, "n_classes", lo=1)
         if not isinstance(probabilities, bool):
             raise TypeError(f"probabilities must be True or False, got {probabilities!r}")
         self.n_classes = int(n_classes)

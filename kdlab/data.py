@@ -222,8 +222,7 @@ def load_dataset(name: str = "fashion-mnist", split: str = "train", n: int | Non
     ds = Dataset(X, y, classes, shape, name, split)
     if n is None:
         return ds
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int or None, got {n!r}")
+    n = check_int(n, "n (or None)", lo=1)
     if n > len(y):
         raise ValueError(f"n: at most {len(y)} examples in {name}/{split}, got {n}")
     if n == len(y):
@@ -245,8 +244,7 @@ def _classes(classes, name="classes") -> np.ndarray:
 def stratified_subset(y, n: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n`` examples whose class proportions follow ``y``'s (seeded)."""
     y = check_labels(to_numpy(y, None))
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(y):
-        raise ValueError(f"n must be an int in [1, {len(y)}], got {n!r}")
+    n = check_int(n, "n", 1, len(y))
     if n == len(y):
         return np.arange(len(y))
     classes, counts = np.unique(y, return_counts=True)
@@ -271,9 +269,7 @@ def fraction_subset(y, fraction: float, seed: int = 0) -> np.ndarray:
 def per_class_subset(y, n_per_class: int, seed: int = 0) -> np.ndarray:
     """Sorted indices of ``n_per_class`` random examples of every class (all if fewer)."""
     y = check_labels(to_numpy(y, None))
-    if isinstance(n_per_class, bool) or not isinstance(n_per_class, (int, np.integer)) \
-            or n_per_class < 1:
-        raise ValueError(f"n_per_class must be a positive int, got {n_per_class!r}")
+    n_per_class = check_int(n_per_class, "n_per_class", lo=1)
     rng = np.random.default_rng(seed)
     picks = [rng.permutation(np.flatnonzero(y == c))[:n_per_class] for c in np.unique(y)]
     return np.sort(np.concatenate(picks))
@@ -316,8 +312,7 @@ def random_shift(X, image_shape: tuple[int, int], max_shift: int = 2, generator=
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"X: expected shape (N, {h * w}) for images {image_shape}, "
                          f"got {tuple(X.shape)}")
-    if not isinstance(max_shift, int) or max_shift < 0:
-        raise ValueError(f"max_shift must be a non-negative int, got {max_shift!r}")
+    max_shift = check_int(max_shift, "max_shift", lo=0)
     if max_shift == 0 or len(X) == 0:
         return X.clone()
     s = max_shift

@@ -17,7 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from kdlab.temperature import softmax_t
-from kdlab.validate import check_int
+from kdlab.validate import check_int, check_real
 
 __all__ = [
     "PAPER_MNIST",
@@ -78,13 +78,6 @@ PAPER_SPEECH = {
 }
 
 
-def _count(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
-            or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return float(value)
-
-
 def scale_count(count, n, n_ref=10000) -> float:
     """``count`` errors out of ``n_ref`` test examples, rescaled to ``n`` (same error rate).
 
@@ -95,10 +88,9 @@ def scale_count(count, n, n_ref=10000) -> float:
 
     See notebook 02.
     """
-    count = _count(count, "count")
+    count = check_real(count, "count", lo=0)
     for name, value in [("n", n), ("n_ref", n_ref)]:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int(value, name, lo=1)
     return count * n / n_ref
 
 
@@ -116,9 +108,9 @@ def gap_closed(teacher_err, student_err, distilled_err) -> float:
 
     See notebook 02.
     """
-    t = _count(teacher_err, "teacher_err")
-    s = _count(student_err, "student_err")
-    d = _count(distilled_err, "distilled_err")
+    t = check_real(teacher_err, "teacher_err", lo=0)
+    s = check_real(student_err, "student_err", lo=0)
+    d = check_real(distilled_err, "distilled_err", lo=0)
     if s <= t:
         return float("nan")
     return (s - d) / (s - t)
@@ -162,10 +154,7 @@ def mean_soft_targets(logits, y, T=1.0, n_classes=None) -> np.ndarray:
 
 
 def _check_class(cls, n_classes: int) -> int:
-    if isinstance(cls, bool) or not isinstance(cls, numbers.Integral) \
-            or not 0 <= cls < n_classes:
-        raise ValueError(f"cls must be a class index in [0, {n_classes}), got {cls!r}")
-    return int(cls)
+    return check_int(cls, "cls (a class index)", 0, n_classes - 1)
 
 
 def _check_classes(cls, n_classes: int) -> int | list[int]:
@@ -177,13 +166,6 @@ def _check_classes(cls, n_classes: int) -> int | list[int]:
             raise ValueError(f"cls must name distinct classes, at least one, got {cls!r}")
         return out
     return _check_class(cls, n_classes)
-
-
-def _check_shift(delta, name: str = "delta") -> float:
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) \
-            or not math.isfinite(delta):
-        raise ValueError(f"{name} must be a finite number, got {delta!r}")
-    return float(delta)
 
 
 def raise_bias(model: nn.Module, cls, delta) -> nn.Module:
@@ -206,7 +188,7 @@ def raise_bias(model: nn.Module, cls, delta) -> nn.Module:
     if not isinstance(head, nn.Linear) or head.bias is None:
         raise ValueError("model must have a `head` attribute: a torch.nn.Linear with a bias")
     cls = _check_class(cls, head.out_features)
-    delta = _check_shift(delta)
+    delta = check_real(delta, "delta")
     shifted = copy.deepcopy(model)
     with torch.no_grad():
         shifted.head.bias[cls] += delta
@@ -630,8 +612,7 @@ def seed_pairs(profile, n: int | None = None) -> list[tuple[int, int]]:
     See notebook 02.
     """
     n = profile.sweep_seeds if n is None else n
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
+    n = check_int(n, "n", lo=1)
     return [(profile.seed + 1 + i, profile.seed + i) for i in range(n)]
 
 
@@ -928,7 +909,7 @@ def seeded_table(teacher_errors, sweep: dict, T: float = T_HIGH) -> dict:
         raise ValueError(f"T: the sweep has no networks at T = {T:g} (it has {temps})")
     distilled = np.asarray(sweep["errors"])[temps.index(float(T))]
     alone = np.asarray(sweep["labels_only"])
-    t = _count(teacher_errors, "teacher_errors")
+    t = check_real(teacher_errors, "teacher_errors", lo=0)
     gaps = [gap_closed(t, s, d) for s, d in zip(alone, distilled, strict=True)]
     paper = [PAPER_MNIST[k] for k in ("teacher", "student", "distilled")]
     return {"T": float(T), "teacher": t, "student_alone": alone.tolist(),

@@ -9,20 +9,11 @@ vectorised calls, so it scales from tens to thousands of classes in milliseconds
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from kdlab.validate import check_int, check_positive
+from kdlab.validate import check_int, check_positive, check_real
 
 __all__ = ["make_hierarchical", "gibbs_probabilities"]
-
-
-def _non_negative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-            or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-    return float(value)
 
 
 def make_hierarchical(n_superclasses: int = 8, classes_per_super: int = 5,
@@ -78,9 +69,9 @@ def make_hierarchical(n_superclasses: int = 8, classes_per_super: int = 5,
     per_super = check_int(classes_per_super, "classes_per_super", lo=1)
     n_per = check_int(n_per_class, "n_per_class", lo=1)
     d = check_int(n_features, "n_features", lo=1)
-    s_scale = _non_negative(superclass_scale, "superclass_scale")
-    c_scale = _non_negative(class_scale, "class_scale")
-    sigma = _non_negative(noise, "noise")
+    s_scale = check_real(superclass_scale, "superclass_scale", lo=0)
+    c_scale = check_real(class_scale, "class_scale", lo=0)
+    sigma = check_real(noise, "noise", lo=0)
     rng = np.random.default_rng(random_state)
     n_classes = n_super * per_super
     superclass = np.repeat(np.arange(n_super, dtype=np.int64), per_super)
@@ -109,7 +100,7 @@ def gibbs_probabilities(X, centers, T: float = 1.0) -> np.ndarray:
     --------
     >>> import numpy as np
 
-from kdlab.validate import check_int, check_positive
+from kdlab.validate import check_int, check_positive, check_real
     >>> p = gibbs_probabilities(np.zeros((1, 2)), np.array([[0.0, 0.0], [1.0, 0.0]]))
     >>> p.round(3)
     array([[0.622, 0.378]])

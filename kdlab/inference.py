@@ -66,7 +66,6 @@ Edge cases:
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
@@ -75,7 +74,7 @@ from scipy.special import logsumexp, rel_entr
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from kdlab.validate import check_subset
+from kdlab.validate import check_int, check_real, check_subset
 
 __all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
            "dustbin_fold", "expand_specialist", "kl_inference", "kl_objective"]
@@ -158,14 +157,6 @@ def _specialists(specialists, n_classes: int, n_rows: int) -> list[tuple[np.ndar
                                f" (its {k} classes, then the dustbin)")
         checked.append((subset, probs))
     return checked
-
-
-def _n_top(n_top, n_classes: int) -> int:
-    if isinstance(n_top, bool) or not isinstance(n_top, numbers.Integral) \
-            or not 1 <= n_top <= n_classes:
-        raise ValueError(f"n_top must be an integer from 1 to the number of classes "
-                         f"({n_classes}), got {n_top!r}")
-    return int(n_top)
 
 
 def _active_mask(active, n_rows: int, n_specialists: int) -> np.ndarray:
@@ -540,7 +531,8 @@ def active_specialists(p_general, specialists, n_top=1) -> np.ndarray:
     """
     p = _probabilities(p_general, "p_general")
     specs = _specialists(specialists, p.shape[1], p.shape[0])
-    return _active(p, specs, _n_top(n_top, p.shape[1]))
+    n_top = check_int(n_top, "n_top (at most the number of classes)", 1, p.shape[1])
+    return _active(p, specs, n_top)
 
 
 def kl_objective(q, p_general, specialists, active=None) -> np.ndarray:
@@ -653,13 +645,11 @@ def kl_inference(p_general, specialists, n_top=1, method="em", *, tol=1e-12, max
     p = _probabilities(p_general, "p_general")
     n, n_classes = p.shape
     specs = _specialists(specialists, n_classes, n)
-    n_top = _n_top(n_top, n_classes)
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not 0 < tol < 1:
-        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    n_top = check_int(n_top, "n_top (at most the number of classes)", 1, n_classes)
+    tol = check_real(tol, "tol", 0, 1, lo_open=True, hi_open=True)
     if max_iter is None:
         max_iter = _MAX_ITER[method]
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", lo=1)
     active = _active(p, specs, n_top)
     q = p.copy()
     n_iter = np.zeros(n, dtype=int)

@@ -7,6 +7,8 @@ import contextlib
 import torch
 from torch import nn
 
+from kdlab.validate import check_int, check_real
+
 
 class MLP(nn.Module):
     """A ReLU MLP: ``body`` (hidden layers) then ``head`` (the logits layer).
@@ -43,11 +45,9 @@ class MLP(nn.Module):
                             f"got {hidden!r}") from None
         for name, value in [("in_features", in_features), ("n_classes", n_classes),
                             *[("hidden", h) for h in hidden]]:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(value, name, lo=1)
         for name, value in [("dropout", dropout), ("input_dropout", input_dropout)]:
-            if not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+            check_real(value, f"{name} (a probability)", 0, 1, hi_open=True)
         self.config = dict(in_features=in_features, hidden=list(hidden), n_classes=n_classes,
                            dropout=float(dropout), input_dropout=float(input_dropout), seed=seed)
         # a seed gets a private stream that leaves the global one alone; no seed: the global one

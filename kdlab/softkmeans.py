@@ -13,13 +13,11 @@ DeepCluster (Caron et al. 2018) trains on pseudo-labels from K-means and samples
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.utils import check_random_state
 
 from kdlab.temperature import softmax_t
-from kdlab.validate import check_positive
+from kdlab.validate import check_int, check_positive
 
 __all__ = ["soft_assignments", "soft_kmeans", "uniform_cluster_sample"]
 
@@ -82,12 +80,8 @@ def soft_kmeans(X, n_clusters: int, T: float = 1.0, *, init=None, max_iter: int 
     """
     X = _points(X)
     T = check_positive(T, "T")
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, numbers.Integral) \
-            or not 1 <= n_clusters <= len(X):
-        raise ValueError(f"n_clusters must be an int from 1 to the number of points "
-                         f"({len(X)}), got {n_clusters!r}")
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+    n_clusters = check_int(n_clusters, "n_clusters (at most the number of points)", 1, len(X))
+    max_iter = check_int(max_iter, "max_iter", lo=1)
     if init is None:
         rng = check_random_state(random_state)
         centers = X[rng.choice(len(X), size=n_clusters, replace=False)].copy()
@@ -129,8 +123,7 @@ def uniform_cluster_sample(labels, n: int, seed=None) -> np.ndarray:
     if labels.ndim != 1 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"labels must be a non-empty 1-d array of integer cluster ids, got "
                          f"shape {labels.shape} and dtype {labels.dtype}")
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    n = check_int(n, "n", lo=0)
     rng = check_random_state(seed)
     clusters = np.unique(labels)
     members = [np.flatnonzero(labels == k) for k in clusters]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdlab._paths import cache_dirs, remove_orphans, write_atomic
-from kdlab.validate import check_labels, check_training_data
+from kdlab.validate import check_int, check_labels, check_real, check_training_data
 
 CACHE_FORMAT = 1
 
@@ -115,11 +115,9 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         (``"resumed_at"``: the epoch a checkpoint resumed from, when one did; with ``val``:
         ``"val_loss"`` per epoch, ``"best_epoch"`` kept and ``"epochs_run"``).
     """
-    for name, value, lo in [("epochs", epochs, 0), ("batch_size", batch_size, 1)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
-    if not isinstance(lr, (int, float)) or not lr > 0:
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    epochs = check_int(epochs, "epochs", lo=0)
+    batch_size = check_int(batch_size, "batch_size", lo=1)
+    lr = check_real(lr, "lr", 0, lo_open=True)
     check_training_data(model, X, targets, loss_fn)  # finite X, labels in [0, C): before training
     device = get_device(device)
     Xt = _as_tensor(X, "X", device, torch.float32)
@@ -138,15 +136,10 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    if not isinstance(momentum, (int, float)) or isinstance(momentum, bool) \
-            or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be a number in [0, 1), got {momentum!r}")
-    if max_norm is not None and (isinstance(max_norm, bool)
-                                 or not isinstance(max_norm, (int, float)) or not max_norm > 0):
-        raise ValueError(f"max_norm must be a positive number or None, got {max_norm!r}")
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
-            or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be an int >= 1, got {checkpoint_every!r}")
+    momentum = check_real(momentum, "momentum", 0, 1, hi_open=True)
+    if max_norm is not None:
+        max_norm = check_real(max_norm, "max_norm (or None)", 0, lo_open=True)
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", lo=1)
     loss_fn = loss_fn or _default_loss
     if val is not None:
         if checkpoint is not None:

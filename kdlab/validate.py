@@ -90,7 +90,8 @@ def check_int(value, name: str, lo: int | None = None, hi: int | None = None) ->
         elif lo is None:
             expected = f"<= {hi}"
         else:
-            expected = f"in [{lo}, {hi}]" if hi - lo > 1 else f"{lo} or {hi}"
+            expected = (f"in [{lo}, {hi}]" if hi - lo > 1 or hi < lo
+                        else f"{lo} or {hi}" if hi - lo == 1 else f"equal to {lo}")
         raise ValueError(f"{name} must be an int {expected}, got {value!r}")
     return int(value)
 

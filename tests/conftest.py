@@ -1,9 +1,9 @@
 """Shared fixtures: an isolated model cache, offline by default, real Fashion-MNIST, tiny IDX sets,
 and the website, built once per session.
 
-Every test runs with ``$KDLAB_CACHE`` pointing at a fresh temporary folder (the real cache is
-never touched) and with ``$KDLAB_OFFLINE=1`` (nothing is ever downloaded); a test that needs the
-download path requests the ``online`` fixture.
+Every test (and every doctest under kdlab/) runs with ``$KDLAB_CACHE`` pointing at a fresh
+temporary folder and with ``$KDLAB_OFFLINE=1``: the ``kdlab_cache`` fixture of the repository's
+root ``conftest.py``. A test that needs the download path requests the ``online`` fixture.
 """
 
 from __future__ import annotations
@@ -42,17 +42,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def kdlab_cache(tmp_path_factory, monkeypatch) -> Path:
-    """A fresh, empty ``$KDLAB_CACHE`` for every test; offline unless the test asks otherwise."""
-    cache = tmp_path_factory.mktemp("kdlab-cache")
-    monkeypatch.setenv("KDLAB_CACHE", str(cache))
-    # the per-user fallback of a read-only cache (~/.cache/kdlab): never the real one
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
-    monkeypatch.setenv("KDLAB_OFFLINE", "1")
-    return cache
 
 
 @pytest.fixture

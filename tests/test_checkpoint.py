@@ -180,12 +180,14 @@ def test_max_norm_bounds_every_units_incoming_weights(data):
             assert module.weight.norm(dim=1).max() <= 0.25 + 1e-5
 
 
-@pytest.mark.parametrize("bad", [dict(optimizer="rmsprop"), dict(schedule="step"),
-                                 dict(momentum=1.0), dict(momentum="0.9"), dict(max_norm=0),
-                                 dict(max_norm=True), dict(checkpoint_every=0)])
-def test_bad_training_options_are_refused_by_name(data, bad):
+@pytest.mark.parametrize("bad, error", [
+    (dict(optimizer="rmsprop"), ValueError), (dict(schedule="step"), ValueError),
+    (dict(momentum=1.0), ValueError), (dict(momentum="0.9"), TypeError),
+    (dict(max_norm=0), ValueError), (dict(max_norm=True), TypeError),
+    (dict(checkpoint_every=0), ValueError), (dict(checkpoint_every=2.0), TypeError)])
+def test_bad_training_options_are_refused_by_name(data, bad, error):
     X, y = data
-    with pytest.raises(ValueError, match=next(iter(bad))):
+    with pytest.raises(error, match=next(iter(bad))):
         fit(_net(), X, y, epochs=1, progress=False, **bad)
 
 

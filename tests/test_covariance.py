@@ -131,9 +131,9 @@ def test_bad_input_to_prediction_covariance(bad, match):
 
 
 def test_bad_input_to_accumulator():
-    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+    with pytest.raises(ValueError, match="n_classes must be an int >= 1"):
         CovarianceAccumulator(0)
-    with pytest.raises(ValueError, match="n_classes must be a positive integer"):
+    with pytest.raises(TypeError, match="n_classes must be an int"):
         CovarianceAccumulator(2.5)
     acc = CovarianceAccumulator(3)
     with pytest.raises(ValueError, match="batch has 2 classes .* expected 3"):

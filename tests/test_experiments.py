@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.special
 import torch
+from _bad import error_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -102,8 +103,9 @@ def test_scale_count_accepts_numpy_scalars():
     ({"n_ref": -10}, "n_ref"),
 ])
 def test_scale_count_bad_input(kwargs, match):
+    (name, bad), = kwargs.items()
     kwargs = {"count": 67, "n": 5000, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error_for(bad, integer=name != "count"), match=match):
         scale_count(**kwargs)
 
 
@@ -134,7 +136,7 @@ def test_gap_closed_is_nan_when_the_teacher_is_not_better(s, extra, d):
 @pytest.mark.parametrize("name", ["teacher_err", "student_err", "distilled_err"])
 def test_gap_closed_bad_input_names_the_argument(name, bad):
     kwargs = {"teacher_err": 67, "student_err": 146, "distilled_err": 74, name: bad}
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(error_for(bad), match=name):
         gap_closed(**kwargs)
 
 
@@ -285,8 +287,10 @@ def test_raise_bias_zero_is_the_same_model():
     ({"delta": True}, "delta"),
 ])
 def test_raise_bias_bad_input(kwargs, match):
+    (name, bad), = kwargs.items()
+    error = ValueError if name == "model" else error_for(bad, integer=name == "cls")
     kwargs = {"model": MLP(5, (4,), 3, seed=0), "cls": 1, "delta": 3.5, **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         raise_bias(**kwargs)
 
 
@@ -387,9 +391,11 @@ def test_errors_with_bias_shift_does_not_modify_its_input():
     ({"grid": 1.0}, "grid"),
 ])
 def test_errors_with_bias_shift_bad_input(kwargs, match):
+    (name, bad), = kwargs.items()
+    error = error_for(bad, integer=True) if name == "cls" else ValueError
     kwargs = {"logits": np.zeros((4, 3)), "y": np.array([0, 1, 2, 0]), "cls": 1,
               "grid": [0.0, 1.0], **kwargs}
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         errors_with_bias_shift(**kwargs)
 
 

@@ -62,8 +62,9 @@ def test_gibbs_probabilities_is_the_bayes_posterior():
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(n_superclasses=0), ValueError, "n_superclasses must be an int >= 1"),
     (dict(classes_per_super=1.5), TypeError, "classes_per_super must be an int"),
-    (dict(noise=-1.0), ValueError, "noise must be a non-negative finite number"),
-    (dict(class_scale=float("nan")), ValueError, "class_scale must be a non-negative finite"),
+    (dict(noise=-1.0), ValueError, "noise must be a number >= 0"),
+    (dict(class_scale=float("nan")), ValueError, "class_scale must be a number >= 0"),
+    (dict(superclass_scale="4"), TypeError, "superclass_scale must be a number"),
 ])
 def test_bad_input(kwargs, error, match):
     with pytest.raises(error, match=match):

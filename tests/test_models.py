@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from _bad import error_for
 from torch import nn
 
 from kdlab.models import MLP
@@ -140,8 +141,12 @@ def test_config_and_repr():
     (dict(input_dropout=1), "input_dropout"),
 ])
 def test_bad_arguments(kwargs, match):
+    (name, bad), = kwargs.items()
+    if name == "hidden":
+        bad = next(h for h in bad if isinstance(h, float) or h < 1)
+    error = error_for(bad, integer=name not in ("dropout", "input_dropout"))
     args = dict(in_features=784, hidden=(30, 30), n_classes=10) | kwargs
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(error, match=match):
         MLP(**args)
 
 

@@ -268,13 +268,13 @@ def test_evaluate_refuses_labels_of_another_length(blobs):
     (dict(targets=np.zeros(299, np.int64)), ValueError, "targets"),
     (dict(targets=list(range(300))), TypeError, "targets"),
     (dict(epochs=-1), ValueError, "epochs"),
-    (dict(epochs=1.5), ValueError, "epochs"),
-    (dict(epochs=None), ValueError, "epochs"),
+    (dict(epochs=1.5), TypeError, "epochs"),
+    (dict(epochs=None), TypeError, "epochs"),
     (dict(batch_size=0), ValueError, "batch_size"),
     (dict(lr=0), ValueError, r"\blr\b"),
     (dict(lr=-1e-3), ValueError, r"\blr\b"),
     (dict(lr=float("nan")), ValueError, r"\blr\b"),
-    (dict(lr="0.001"), ValueError, r"\blr\b"),
+    (dict(lr="0.001"), TypeError, r"\blr\b"),
 ])
 def test_fit_bad_input(blobs, change, error, match):
     X, y = blobs

@@ -45,9 +45,10 @@ def test_one_class_in_a_list_is_the_same_as_the_class():
                           errors_with_bias_shift(z, y, 2, [0, 1, -1]))
 
 
-@pytest.mark.parametrize("cls", [[], [1, 1], [0, 9], ["a", 1]])
-def test_bad_class_lists_are_refused(cls):
-    with pytest.raises(ValueError, match="cls"):
+@pytest.mark.parametrize("cls, error", [([], ValueError), ([1, 1], ValueError),
+                                        ([0, 9], ValueError), (["a", 1], TypeError)])
+def test_bad_class_lists_are_refused(cls, error):
+    with pytest.raises(error, match="cls"):
         errors_with_bias_shift(np.zeros((2, 3)), np.array([0, 1]), cls, [0.0])
 
 
