@@ -1219,86 +1219,134 @@ def inference_explorer(p_general, specialists, q, class_names=None, labels=None)
 # --- chapter 06 ----------------------------------------------------------------------------------
 
 
-class SoftKMeansExplorer(_PngOutput, widgets.VBox):
+def _centre_palette(k: int) -> list[str]:
+    """One colour per centre, "#rrggbb": matplotlib's tab10 up to 10 centres, else ``k`` hues
+    evenly spaced on its hsv circle (so that more than 10 centres stay distinct).
+
+    Examples
+    --------
+    >>> _centre_palette(2)
+    ['#1f77b4', '#ff7f0e']
+    >>> len(set(_centre_palette(12)))
+    12
+
+    See notebook 06.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    colours = (colormaps["tab10"].colors[:k] if k <= 10
+               else colormaps["hsv"](np.linspace(0, 1, k, endpoint=False)))
+    return [to_hex(c) for c in colours]
+
+
+def _points_2d(values, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, shape (N, 2)") from None
+    if a.ndim != 2 or a.shape[1] != 2 or not len(a):
+        raise ValueError(f"{name} must hold 2-d points, shape (N, 2), got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite")
+    return a
+
+
+class SoftKMeansExplorer(BrowserExplorer):
     """A temperature slider over soft K-means assignments of 2-d points to fixed centres.
 
     Each point is coloured by its responsibilities ``softmax(−‖x − μ‖² / T)`` mixed over the
-    centres' colours: pure colours when ``T`` is small (K-means), grey when it is large. Build it
-    with :func:`soft_kmeans_explorer`; ``responsibilities`` holds what is shown.
+    centres' colours (:func:`_centre_palette`): pure colours when ``T`` is small (K-means), a
+    grey mixture when it is large. Build it with :func:`soft_kmeans_explorer`. The view
+    (``kdlab/js/softkmeans.js``) computes the responsibilities and their mean entropy in the
+    browser from the points and centres kept in the widget's state, so the slider answers at
+    once, in JupyterLab and on the website alike. ``T`` follows the slider; Python recomputes
+    ``responsibilities`` (:func:`kdlab.softkmeans.soft_assignments`) and ``entropy_value`` from
+    it; :meth:`update` sets ``T`` from code and ``error`` holds the message shown for bad input.
 
     See notebook 06.
     """
 
-    def __init__(self, X, centers, T=1.0, figsize=(5.2, 4.2), dpi=80):
-        from kdlab.softkmeans import soft_assignments
+    _esm = frontend.esm("softkmeans")
+    _css = frontend.css()
 
-        self.X = np.asarray(X, dtype=float)
-        self.centers = np.asarray(centers, dtype=float)
-        if self.X.ndim != 2 or self.X.shape[1] != 2 or not len(self.X):
-            raise ValueError(f"X must hold 2-d points, shape (N, 2), got {self.X.shape}")
-        if self.centers.ndim != 2 or self.centers.shape[1] != 2 or not len(self.centers):
-            raise ValueError(f"centers must have shape (K, 2), got {self.centers.shape}")
-        self._assign = soft_assignments
-        self.error = ""
-        self._syncing = False
-        self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.02,
-                                             description="T", readout_format=".3g",
-                                             layout=widgets.Layout(width="420px"))
-        self._echoes = _LogSliderEchoes(self.slider)
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.T = 1.0
-        self.slider.observe(self._on_change, names="value")
-        super().__init__(children=[self.slider, self.status, self.output])
-        self.update(T)
-        if self.error:
-            raise ValueError(self.error)
+    T = traitlets.Float(1.0).tag(sync=True)
+    points = traitlets.List().tag(sync=True)  # [[x1, x2], ...]
+    centres = traitlets.List().tag(sync=True)  # [[x1, x2], ...]
+    palette = traitlets.List(traitlets.Unicode()).tag(sync=True)  # one colour per centre
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, X, centers, T=1.0):
+        X, centers = _points_2d(X, "X"), _points_2d(centers, "centers")
+        T = check_positive(T, "T")
+        super().__init__(T=T, points=X.tolist(), centres=centers.tolist(),
+                         palette=_centre_palette(len(centers)))
+        self._recompute()
+        self.observe(self._recompute, names=["T", "points", "centres"])
+
+    @property
+    def X(self) -> np.ndarray:
+        return np.array(self.points, dtype=float)
+
+    @property
+    def centers(self) -> np.ndarray:
+        return np.array(self.centres, dtype=float)
 
     def update(self, T=None):
-        """Recompute the assignments at temperature ``T`` and redraw; returns ``self``."""
+        """Set the temperature ``T``; returns ``self``. Bad input is kept in ``error``, never
+        raised, and the previous state stays."""
+        if T is None:
+            return self
         try:
-            if T is not None:
-                r = self._assign(self.X, self.centers, check_positive(T, "T"))
-            else:
-                r = self._assign(self.X, self.centers, self.T)
+            T = check_positive(T, "T")
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        self.T = self.T if T is None else float(T)
-        self.responsibilities = r
-        self.entropy_value = float(entropy(r).mean())
-        with _quiet(self):
-            self._echoes.set(self.T)
-        self._draw()
+        with self.hold_sync():
+            self.T = T
+            self.error = ""
         return self
 
-    def _draw(self):
-        from matplotlib import colormaps
+    def colours(self) -> np.ndarray:
+        """Each point's colour, RGB in [0, 1]: its responsibilities mixing the centres' colours."""
+        from matplotlib.colors import to_rgb
 
-        k = len(self.centers)
-        base = np.array(colormaps["tab10"].colors[:k] if k <= 10
-                        else colormaps["hsv"](np.linspace(0, 1, k, endpoint=False))[:, :3])
-        colours = np.clip(self.responsibilities @ base, 0, 1)
-        self.figure.clear()
-        ax = self.figure.add_subplot()
-        ax.scatter(self.X[:, 0], self.X[:, 1], c=colours, s=12)
-        ax.scatter(self.centers[:, 0], self.centers[:, 1], c=base, marker="X", s=160,
-                   edgecolors="black")
-        ax.set(title=f"soft assignments at T = {self.T:.3g}", xlabel="x₁", ylabel="x₂")
-        self.status.value = (f"mean entropy of the assignments: <b>{self.entropy_value:.3f}</b> "
-                             f"nats (0: hard K-means; log {k} = {math.log(k):.3f}: uniform)")
-        self._publish()
+        base = np.array([to_rgb(c) for c in self.palette])
+        return np.clip(self.responsibilities @ base, 0, 1)
 
-    def _on_change(self, _change):
-        if not self._syncing and not self._echoes.is_echo(self.slider.value, self.T):
-            self.update(self.slider.value)
+    def _recompute(self, change=None):
+        """responsibilities and entropy_value (kdlab.softkmeans) for the current T."""
+        from kdlab.softkmeans import soft_assignments
+
+        try:
+            r = soft_assignments(self.X, self.centers, self.T)
+        except (TypeError, ValueError) as err:  # e.g. a T <= 0 set on the trait directly
+            self.error = str(err)
+            return
+        self.responsibilities = r
+        self.entropy_value = float(entropy(r).mean())
 
 
 def soft_kmeans_explorer(X, centers, T=1.0):
     """A log-scale T slider (0.01 to 100) over soft K-means assignments of 2-d points.
+
+    Parameters
+    ----------
+    X : array (N, 2)
+        The points.
+    centers : array (K, 2)
+        The centres (e.g. K-means' ``cluster_centers_``).
+    T : float, default 1.0
+        The initial temperature.
+
+    Returns
+    -------
+    SoftKMeansExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.update(T)`` drives it from code, ``.responsibilities`` and
+        ``.entropy_value`` report what it shows.
 
     Examples
     --------
