@@ -11,8 +11,9 @@ Browser side (explorers drawn in the browser, `kdlab.frontend`). Each one is sho
 without a kernel, as the website shows it (`kernel_free_page`), in Debian's Chromium driven by
 Playwright; a control is moved by a real mouse drag, and the page's latency probe
 (kdlab/js/common.js) records, for each input event, the time to the updated DOM and to the
-first frame after it. Median and worst, and the median as a ratio of the 50 ms goal (issue 18).
-Skipped where Chromium, Playwright or the book's vendored scripts are missing.
+first frame after it (a select is moved by its keyboard arrows). Median and worst, and the
+median as a ratio of the 50 ms goal (issue 18). Skipped where Chromium, Playwright or the
+book's vendored scripts are missing.
 """
 
 from __future__ import annotations
@@ -40,9 +41,7 @@ from kdlab.models import MLP  # noqa: E402
 from kdlab.specialists import Specialist  # noqa: E402
 from kdlab.widgets import (  # noqa: E402
     AlphaTemperatureExplorer,
-    ClusterExplorer,
     InferenceExplorer,
-    SoftKMeansExplorer,
     SoftTargetExplorer,
     SpecialistExplorer,
     TemperatureExplorer,
@@ -67,8 +66,6 @@ def _cases(rng: np.random.Generator) -> dict:
     temperatures = [1.0, 2.0, 4.0, 8.0, 20.0]
     alphas = [0.0, 0.5, 0.9, 1.0]
     grid = rng.integers(100, 300, size=(len(alphas), len(temperatures)))
-    a = rng.normal(size=(C, C))
-    cov = a @ a.T
     Xs = rng.normal(size=(200, 16)).astype(np.float32)
     ys = rng.integers(0, C, size=200)
     specs = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
@@ -77,8 +74,6 @@ def _cases(rng: np.random.Generator) -> dict:
     opinions = [(np.array(s), rng.dirichlet(np.ones(len(s) + 1), size=200))
                 for s in ([0, 1, 2], [3, 4], [5, 6, 7])]
     q = kl_inference(p_g, opinions)
-    X2 = rng.normal(size=(300, 2))
-    centers = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]])
     sweep = np.geomspace(0.05, 50.0, N_UPDATES)
     return {
         "TemperatureExplorer (T; recompute only, drawn in the browser)": (
@@ -91,18 +86,12 @@ def _cases(rng: np.random.Generator) -> dict:
             lambda: AlphaTemperatureExplorer(grid, alphas, temperatures),
             lambda w, i: w.update(alpha=alphas[i % len(alphas)],
                                   T=temperatures[i % len(temperatures)])),
-        "ClusterExplorer (K, online K-means)": (
-            lambda: ClusterExplorer({"synthetic": (cov, None)}, n_clusters=2),
-            lambda w, i: w.update(n_clusters=2 + i % 4)),
         "SpecialistExplorer (specialist, correction)": (
             lambda: SpecialistExplorer(specs, Xs, ys),
             lambda w, i: w.update(index=i % len(specs), corrected=bool(i % 2))),
         "InferenceExplorer (example)": (
             lambda: InferenceExplorer(p_g, opinions, q, labels=ys),
             lambda w, i: w.update(index=i)),
-        "SoftKMeansExplorer (T)": (
-            lambda: SoftKMeansExplorer(X2, centers, T=1.0),
-            lambda w, i: w.update(T=float(sweep[i]))),
     }
 
 
@@ -163,15 +152,27 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
     if not CHROMIUM.is_file() or not (STATIC / "vendor" / "jupyter-widgets").is_dir():
         return (f"Browser side: skipped (needs Debian's Chromium at {CHROMIUM} and "
                 "`bash book/fetch_assets.sh`).")
+    from kdlab.covariance import correlation_from_covariance, prediction_covariance
     from kdlab.frontend import write_kernel_free_site
+    from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
+    from kdlab.widgets import ClusterExplorer, SoftKMeansExplorer
 
     names = [f"class {k}" for k in range(C)]
     explorer = TemperatureExplorer(rng.normal(scale=3.0, size=C), class_names=names)
+    # chapter 03's: the 40 synthetic classes' correlation (a 40 × 40 heat map to redraw)
+    X40, _, _, centres40 = make_hierarchical(8, 5, n_per_class=20, random_state=0,
+                                             return_centers=True)
+    corr40 = correlation_from_covariance(prediction_covariance(gibbs_probabilities(X40,
+                                                                                   centres40)))
+    clusters = ClusterExplorer({"synthetic": (corr40, None)}, n_clusters=1)
+    # chapter 06's: 300 points, 4 centres, as in the notebook
+    soft = SoftKMeansExplorer(rng.normal(size=(300, 2)) * 2.0,
+                              np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]]))
     rows = ["| explorer (control moved), browser, no kernel | events | to DOM: median, ms | "
             "worst, ms | to next frame: median, ms | worst, ms | frame median / 50 ms goal |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        write_kernel_free_site(folder, explorer, static_from=STATIC)
+        write_kernel_free_site(folder, explorer, clusters, soft, static_from=STATIC)
         server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
             _QuietHandler, directory=folder))  # served over HTTP, as the website is
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -192,6 +193,28 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
                     page, root.locator('.kdlab-column[data-class="1"] .kdlab-hit'),
                     (10, 150), (10, 40), n_updates),
             }
+            cluster_root = page.locator(".kdlab-cluster-explorer")
+            k_slider, method_menu = (cluster_root.locator(".kdlab-K"),
+                                     cluster_root.locator(".kdlab-method"))
+            soft_slider = page.locator(".kdlab-soft-kmeans .kdlab-T")
+
+            def across(slider):  # a drag over most of the slider's width
+                slider.scroll_into_view_if_needed()
+                box = slider.bounding_box()
+                y = box["height"] / 2
+                _drag(page, slider, (8, y), (box["width"] - 8, y), n_updates)
+
+            def press(locator, key, times):
+                locator.focus()
+                for _ in range(times):
+                    locator.press(key)
+
+            moves.update({
+                "ClusterExplorer, 40 classes (K slider)": lambda: across(k_slider),
+                "ClusterExplorer, 40 classes (method, keyboard)": lambda: press(
+                    method_menu, "ArrowDown", 3),
+                "SoftKMeansExplorer, 300 points (T slider)": lambda: across(soft_slider),
+            })
             for label, move in moves.items():
                 page.evaluate("globalThis.__kdlabLatency.length = 0")
                 move()

@@ -770,112 +770,155 @@ def alpha_temperature_explorer(errors, alphas, temperatures, reference=None):
 # --- chapter 03 ----------------------------------------------------------------------------------
 
 
-class ClusterExplorer(_PngOutput, widgets.VBox):
-    """Pick a matrix (data set), a number of clusters K and a method; see the clustered heat map.
+def _diverging_colours(n: int = 256, cmap: str = "RdBu_r") -> list[str]:
+    """The ``n`` colours of matplotlib's ``cmap`` as "#rrggbb", for a view drawn in the browser."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
 
-    Build it with :func:`cluster_explorer`. Each choice re-runs :func:`kdlab.cluster_classes`
-    on a C×C matrix (milliseconds for tens of classes) and redraws; ``groups`` holds the
-    clusters shown and ``error`` the message shown for bad input.
+    return [to_hex(c) for c in colormaps[cmap].resampled(n)(np.arange(n))]
+
+
+class ClusterExplorer(BrowserExplorer):
+    """Pick a matrix, a number of clusters K and a method; see the matrix clustered, in the browser.
+
+    Build it with :func:`cluster_explorer`. Every partition the controls offer (each matrix,
+    each K from 1 to ``k_max``, each method of :data:`kdlab.clustering.METHODS`) is computed up
+    front by :func:`kdlab.clustering.cluster_classes` and kept in the widget's state; the view
+    (``kdlab/js/cluster.js``) only looks them up, so it switches at once, in JupyterLab and on
+    the website alike (no kernel there). It draws the matrix as a heat map with rows and columns
+    reordered cluster by cluster, each cluster boxed (red: positive, blue: negative, white: 0),
+    and lists the classes of each cluster. ``dataset``, ``n_clusters`` and ``method`` follow the
+    controls; ``groups`` is the partition shown; :meth:`update` sets them from code and ``error``
+    holds the message shown for bad input.
 
     See notebook 03.
     """
 
-    def __init__(self, matrices, n_clusters=2, method="online-kmeans", figsize=(6.4, 5.2),
-                 dpi=80):
-        from kdlab.clustering import METHODS
+    _esm = frontend.esm("cluster")
+    _css = frontend.css()
+
+    datasets = traitlets.List().tag(sync=True)  # {name, names, matrix, k_max} per matrix
+    methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    partitions = traitlets.Dict().tag(sync=True)  # name -> method -> [cluster ids per class] by K
+    colours = traitlets.List(traitlets.Unicode()).tag(sync=True)  # the diverging colour map
+    dataset = traitlets.Unicode("").tag(sync=True)
+    n_clusters = traitlets.Int(1).tag(sync=True)
+    method = traitlets.Unicode("online-kmeans").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, matrices, n_clusters=2, method="online-kmeans", k_max=12):
+        from kdlab.clustering import METHODS, cluster_classes, group_labels
 
         if not isinstance(matrices, dict) or not matrices:
             raise ValueError("matrices must be a non-empty dict: name -> (matrix, class_names)")
+        if isinstance(k_max, bool) or not isinstance(k_max, (int, np.integer)) or k_max < 1:
+            raise ValueError(f"k_max must be a positive int, got {k_max!r}")
         self.matrices = {}
         for name, value in matrices.items():
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 raise ValueError(f"matrices[{name!r}] must be a pair (matrix, class_names)")
             matrix, names = value
-            m = np.asarray(matrix, dtype=float)
+            try:
+                m = np.asarray(matrix, dtype=float)
+            except (TypeError, ValueError):
+                raise ValueError(f"matrices[{name!r}]: the matrix must hold numbers") from None
             if m.ndim != 2 or m.shape[0] != m.shape[1] or not m.size:
                 raise ValueError(f"matrices[{name!r}]: the matrix must be square (C, C), got "
                                  f"shape {m.shape}")
+            if not np.isfinite(m).all():
+                raise ValueError(f"matrices[{name!r}]: the matrix must be finite")
             names = [str(c) for c in (range(len(m)) if names is None else names)]
             if len(names) != len(m):
                 raise ValueError(f"matrices[{name!r}]: class_names must name all {len(m)} "
                                  f"classes, got {len(names)}")
             self.matrices[str(name)] = (m, names)
-        self.methods = list(METHODS)
-        self.error = ""
-        self._syncing = False
-        first = next(iter(self.matrices))
-        self.dataset_menu = widgets.Dropdown(options=list(self.matrices), value=first,
-                                             description="matrix")
-        self.k_slider = widgets.IntSlider(value=1, min=1, max=len(self.matrices[first][0]),
-                                          description="K", continuous_update=False)
-        self.method_menu = widgets.Dropdown(options=self.methods, value=self.methods[0],
-                                            description="method")
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.dataset, self.n_clusters, self.method = first, 1, self.methods[0]
-        for control in (self.dataset_menu, self.k_slider, self.method_menu):
-            control.observe(self._on_change, names="value")
-        super().__init__(children=[widgets.HBox([self.dataset_menu, self.method_menu]),
-                                   self.k_slider, self.status, self.output])
-        self.update(n_clusters=n_clusters, method=method)
-        if self.error:
-            raise ValueError(self.error)
+        self.methods_ = list(METHODS)
+        self._check(next(iter(self.matrices)), n_clusters, method, int(k_max))
+        partitions = {}
+        for name, (m, _) in self.matrices.items():
+            try:
+                partitions[name] = {
+                    how: [group_labels(cluster_classes(m, k, method=how), len(m)).tolist()
+                          for k in range(1, min(len(m), k_max) + 1)]
+                    for how in self.methods_}
+            except ValueError as err:  # e.g. not symmetric
+                raise ValueError(f"matrices[{name!r}]: {err}") from None
+        super().__init__(
+            datasets=[{"name": name, "names": names, "matrix": m.tolist(),
+                       "k_max": min(len(m), int(k_max))}
+                      for name, (m, names) in self.matrices.items()],
+            methods=self.methods_, partitions=partitions, colours=_diverging_colours(),
+            dataset=next(iter(self.matrices)), n_clusters=int(n_clusters), method=method)
+        self.observe(self._on_dataset, names="dataset")
+        self.observe(self._on_choice, names=["n_clusters", "method"])
+
+    def k_max(self, dataset=None) -> int:
+        """The largest K offered for ``dataset`` (default: the one shown)."""
+        return next(d["k_max"] for d in self.datasets
+                    if d["name"] == (self.dataset if dataset is None else dataset))
+
+    def _check(self, dataset, n_clusters, method, k_max=None):
+        if dataset not in self.matrices:
+            raise ValueError(f"dataset must be one of {', '.join(map(repr, self.matrices))}; "
+                             f"got {dataset!r}")
+        if not isinstance(method, str) or method not in self.methods_:
+            raise ValueError(f"method must be one of {', '.join(map(repr, self.methods_))}; "
+                             f"got {method!r}")
+        top = min(len(self.matrices[dataset][0]), k_max) if k_max else self.k_max(dataset)
+        if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) \
+                or not 1 <= n_clusters <= top:
+            raise ValueError(f"n_clusters must be an int from 1 to {top} for {dataset!r}, "
+                             f"got {n_clusters!r}")
 
     def update(self, dataset=None, n_clusters=None, method=None):
-        """Choose the matrix, K and/or the method, re-cluster and redraw; returns ``self``."""
-        from kdlab.clustering import cluster_classes
+        """Choose the matrix, K and/or the method; returns ``self``.
 
+        A new matrix with fewer classes than K lowers K to its number of classes. Bad input
+        never raises: it is kept in ``error`` (and shown), the state unchanged.
+        """
+        dataset = self.dataset if dataset is None else dataset
+        method = self.method if method is None else method
         try:
-            dataset = self.dataset if dataset is None else dataset
-            if dataset not in self.matrices:
-                raise ValueError(f"dataset must be one of {', '.join(map(repr, self.matrices))}; "
-                                 f"got {dataset!r}")
-            method = self.method if method is None else method
-            if method not in self.methods:
-                raise ValueError(f"method must be one of {', '.join(map(repr, self.methods))}; "
-                                 f"got {method!r}")
-            k = self.n_clusters if n_clusters is None else n_clusters
-            matrix, _ = self.matrices[dataset]
-            if n_clusters is None:
-                k = min(k, len(matrix))
-            groups = cluster_classes(matrix, k, method=method)
+            k = n_clusters
+            if k is None:
+                k = min(self.n_clusters, self.k_max(dataset)) if dataset in self.matrices \
+                    else self.n_clusters
+            self._check(dataset, k, method)
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        self.dataset, self.n_clusters, self.method, self.groups = dataset, int(k), method, groups
-        with _quiet(self):
-            self.dataset_menu.value = dataset
-            self.k_slider.max = len(matrix)
-            self.k_slider.value = self.n_clusters
-            self.method_menu.value = method
-        self._draw()
+        with self.hold_sync():
+            self.n_clusters = min(int(k), self.n_clusters)  # valid for both matrices
+            self.dataset, self.method, self.n_clusters = dataset, method, int(k)
+            self.error = ""
         return self
 
-    def _draw(self):
-        from kdlab.plots import plot_clustered_matrix
+    @property
+    def labels(self) -> np.ndarray:
+        """The cluster of each class in the partition shown (as :func:`group_labels` gives)."""
+        return np.array(self.partitions[self.dataset][self.method][self.n_clusters - 1])
 
-        matrix, names = self.matrices[self.dataset]
-        self.figure.clear()
-        ax = self.figure.add_subplot()
-        plot_clustered_matrix(matrix, self.groups, names, ax=ax,
-                              title=f"{self.dataset}: K = {self.n_clusters}, {self.method}")
-        items = "".join(f"<li>{html.escape(', '.join(names[c] for c in g))}</li>"
-                        for g in self.groups)
-        self.status.value = f"{len(self.groups)} clusters:<ol>{items}</ol>"
-        self._publish()
+    @property
+    def groups(self) -> list[np.ndarray]:
+        """The partition shown: the groups of classes, as :func:`kdlab.cluster_classes` returns."""
+        labels = self.labels
+        return [np.flatnonzero(labels == k) for k in range(labels.max() + 1)]
 
-    def _on_change(self, _change):
-        if not self._syncing:
-            dataset = self.dataset_menu.value
-            k = min(self.k_slider.value, len(self.matrices[dataset][0]))
-            self.update(dataset=dataset, n_clusters=k, method=self.method_menu.value)
+    def _on_dataset(self, change):
+        """A matrix with fewer classes than K (e.g. set on the trait): K becomes its size."""
+        if change["new"] in self.matrices and self.n_clusters > self.k_max():
+            self.n_clusters = self.k_max()
+        self._on_choice()
+
+    def _on_choice(self, change=None):
+        try:
+            self._check(self.dataset, self.n_clusters, self.method)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
 
 
-def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
-    """A matrix menu, a K slider and a method menu over :func:`kdlab.cluster_classes`.
+def cluster_explorer(matrices, n_clusters=2, method="online-kmeans", k_max=12):
+    """A matrix menu, a K slider and a method menu over precomputed :func:`kdlab.cluster_classes`.
 
     Parameters
     ----------
@@ -886,10 +929,16 @@ def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
         Initial K.
     method : str
         Initial method, one of :data:`kdlab.clustering.METHODS`.
+    k_max : int, default 12
+        The K slider spans 1 to ``min(C, k_max)``; every partition it offers is computed here,
+        up front (``4 k_max`` clusterings per matrix: seconds).
 
     Returns
     -------
     ClusterExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.update(dataset=..., n_clusters=..., method=...)`` drives it from code and
+        ``.groups`` is the partition it shows.
 
     Examples
     --------
@@ -901,7 +950,7 @@ def cluster_explorer(matrices, n_clusters=2, method="online-kmeans"):
 
     See notebook 03.
     """
-    return ClusterExplorer(matrices, n_clusters=n_clusters, method=method)
+    return ClusterExplorer(matrices, n_clusters=n_clusters, method=method, k_max=k_max)
 
 
 # --- chapter 04 ----------------------------------------------------------------------------------
@@ -1170,86 +1219,134 @@ def inference_explorer(p_general, specialists, q, class_names=None, labels=None)
 # --- chapter 06 ----------------------------------------------------------------------------------
 
 
-class SoftKMeansExplorer(_PngOutput, widgets.VBox):
+def _centre_palette(k: int) -> list[str]:
+    """One colour per centre, "#rrggbb": matplotlib's tab10 up to 10 centres, else ``k`` hues
+    evenly spaced on its hsv circle (so that more than 10 centres stay distinct).
+
+    Examples
+    --------
+    >>> _centre_palette(2)
+    ['#1f77b4', '#ff7f0e']
+    >>> len(set(_centre_palette(12)))
+    12
+
+    See notebook 06.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive int, got {k!r}")
+    colours = (colormaps["tab10"].colors[:k] if k <= 10
+               else colormaps["hsv"](np.linspace(0, 1, k, endpoint=False)))
+    return [to_hex(c) for c in colours]
+
+
+def _points_2d(values, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers, shape (N, 2)") from None
+    if a.ndim != 2 or a.shape[1] != 2 or not len(a):
+        raise ValueError(f"{name} must hold 2-d points, shape (N, 2), got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} must be finite")
+    return a
+
+
+class SoftKMeansExplorer(BrowserExplorer):
     """A temperature slider over soft K-means assignments of 2-d points to fixed centres.
 
     Each point is coloured by its responsibilities ``softmax(−‖x − μ‖² / T)`` mixed over the
-    centres' colours: pure colours when ``T`` is small (K-means), grey when it is large. Build it
-    with :func:`soft_kmeans_explorer`; ``responsibilities`` holds what is shown.
+    centres' colours (:func:`_centre_palette`): pure colours when ``T`` is small (K-means), a
+    grey mixture when it is large. Build it with :func:`soft_kmeans_explorer`. The view
+    (``kdlab/js/softkmeans.js``) computes the responsibilities and their mean entropy in the
+    browser from the points and centres kept in the widget's state, so the slider answers at
+    once, in JupyterLab and on the website alike. ``T`` follows the slider; Python recomputes
+    ``responsibilities`` (:func:`kdlab.softkmeans.soft_assignments`) and ``entropy_value`` from
+    it; :meth:`update` sets ``T`` from code and ``error`` holds the message shown for bad input.
 
     See notebook 06.
     """
 
-    def __init__(self, X, centers, T=1.0, figsize=(5.2, 4.2), dpi=80):
-        from kdlab.softkmeans import soft_assignments
+    _esm = frontend.esm("softkmeans")
+    _css = frontend.css()
 
-        self.X = np.asarray(X, dtype=float)
-        self.centers = np.asarray(centers, dtype=float)
-        if self.X.ndim != 2 or self.X.shape[1] != 2 or not len(self.X):
-            raise ValueError(f"X must hold 2-d points, shape (N, 2), got {self.X.shape}")
-        if self.centers.ndim != 2 or self.centers.shape[1] != 2 or not len(self.centers):
-            raise ValueError(f"centers must have shape (K, 2), got {self.centers.shape}")
-        self._assign = soft_assignments
-        self.error = ""
-        self._syncing = False
-        self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.02,
-                                             description="T", readout_format=".3g",
-                                             layout=widgets.Layout(width="420px"))
-        self._echoes = _LogSliderEchoes(self.slider)
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.T = 1.0
-        self.slider.observe(self._on_change, names="value")
-        super().__init__(children=[self.slider, self.status, self.output])
-        self.update(T)
-        if self.error:
-            raise ValueError(self.error)
+    T = traitlets.Float(1.0).tag(sync=True)
+    points = traitlets.List().tag(sync=True)  # [[x1, x2], ...]
+    centres = traitlets.List().tag(sync=True)  # [[x1, x2], ...]
+    palette = traitlets.List(traitlets.Unicode()).tag(sync=True)  # one colour per centre
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, X, centers, T=1.0):
+        X, centers = _points_2d(X, "X"), _points_2d(centers, "centers")
+        T = check_positive(T, "T")
+        super().__init__(T=T, points=X.tolist(), centres=centers.tolist(),
+                         palette=_centre_palette(len(centers)))
+        self._recompute()
+        self.observe(self._recompute, names=["T", "points", "centres"])
+
+    @property
+    def X(self) -> np.ndarray:
+        return np.array(self.points, dtype=float)
+
+    @property
+    def centers(self) -> np.ndarray:
+        return np.array(self.centres, dtype=float)
 
     def update(self, T=None):
-        """Recompute the assignments at temperature ``T`` and redraw; returns ``self``."""
+        """Set the temperature ``T``; returns ``self``. Bad input is kept in ``error``, never
+        raised, and the previous state stays."""
+        if T is None:
+            return self
         try:
-            if T is not None:
-                r = self._assign(self.X, self.centers, check_positive(T, "T"))
-            else:
-                r = self._assign(self.X, self.centers, self.T)
+            T = check_positive(T, "T")
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        self.T = self.T if T is None else float(T)
-        self.responsibilities = r
-        self.entropy_value = float(entropy(r).mean())
-        with _quiet(self):
-            self._echoes.set(self.T)
-        self._draw()
+        with self.hold_sync():
+            self.T = T
+            self.error = ""
         return self
 
-    def _draw(self):
-        from matplotlib import colormaps
+    def colours(self) -> np.ndarray:
+        """Each point's colour, RGB in [0, 1]: its responsibilities mixing the centres' colours."""
+        from matplotlib.colors import to_rgb
 
-        k = len(self.centers)
-        base = np.array(colormaps["tab10"].colors[:k] if k <= 10
-                        else colormaps["hsv"](np.linspace(0, 1, k, endpoint=False))[:, :3])
-        colours = np.clip(self.responsibilities @ base, 0, 1)
-        self.figure.clear()
-        ax = self.figure.add_subplot()
-        ax.scatter(self.X[:, 0], self.X[:, 1], c=colours, s=12)
-        ax.scatter(self.centers[:, 0], self.centers[:, 1], c=base, marker="X", s=160,
-                   edgecolors="black")
-        ax.set(title=f"soft assignments at T = {self.T:.3g}", xlabel="x₁", ylabel="x₂")
-        self.status.value = (f"mean entropy of the assignments: <b>{self.entropy_value:.3f}</b> "
-                             f"nats (0: hard K-means; log {k} = {math.log(k):.3f}: uniform)")
-        self._publish()
+        base = np.array([to_rgb(c) for c in self.palette])
+        return np.clip(self.responsibilities @ base, 0, 1)
 
-    def _on_change(self, _change):
-        if not self._syncing and not self._echoes.is_echo(self.slider.value, self.T):
-            self.update(self.slider.value)
+    def _recompute(self, change=None):
+        """responsibilities and entropy_value (kdlab.softkmeans) for the current T."""
+        from kdlab.softkmeans import soft_assignments
+
+        try:
+            r = soft_assignments(self.X, self.centers, self.T)
+        except (TypeError, ValueError) as err:  # e.g. a T <= 0 set on the trait directly
+            self.error = str(err)
+            return
+        self.responsibilities = r
+        self.entropy_value = float(entropy(r).mean())
 
 
 def soft_kmeans_explorer(X, centers, T=1.0):
     """A log-scale T slider (0.01 to 100) over soft K-means assignments of 2-d points.
+
+    Parameters
+    ----------
+    X : array (N, 2)
+        The points.
+    centers : array (K, 2)
+        The centres (e.g. K-means' ``cluster_centers_``).
+    T : float, default 1.0
+        The initial temperature.
+
+    Returns
+    -------
+    SoftKMeansExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.update(T)`` drives it from code, ``.responsibilities`` and
+        ``.entropy_value`` report what it shows.
 
     Examples
     --------

@@ -18,11 +18,10 @@ import pytest
 
 from kdlab.widgets import (
     _LogSliderEchoes,
-    soft_kmeans_explorer,
     soft_target_explorer,
 )
 
-KINDS = ["soft targets", "soft k-means"]
+KINDS = ["soft targets"]
 
 
 def browser_value(slider, value):
@@ -36,9 +35,7 @@ def browser_value(slider, value):
 
 def make(kind):
     rng = np.random.default_rng(0)
-    if kind == "soft targets":
-        return soft_target_explorer(rng.random((3, 16)), rng.normal(size=(3, 4)), (4, 4))
-    return soft_kmeans_explorer(rng.normal(size=(20, 2)), np.array([[-1.0, 0.0], [1.0, 0.0]]))
+    return soft_target_explorer(rng.random((3, 16)), rng.normal(size=(3, 4)), (4, 4))
 
 
 def browser_echoes(w, values):
