@@ -6,7 +6,7 @@ turn, the kernel reads the echoes after the cell, as if someone had dragged the 
 01's self-check left its explorer at T = 5.01 in JupyterLab). Every explorer with a log-scale T
 slider keeps the T Python asked for, and still follows a real drag. (Chapter 01's temperature
 explorer draws its own slider in the browser, kdlab/js/temperature.js, which sets T only when a
-person moves it: it sends no echoes.)
+person moves it: it sends no echoes; so do chapter 02's.)
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import pytest
 from kdlab.widgets import (
     _LogSliderEchoes,
     soft_kmeans_explorer,
-    soft_target_explorer,
 )
 
-KINDS = ["soft targets", "soft k-means"]
+KINDS = ["soft k-means"]
 
 
 def browser_value(slider, value):
@@ -36,8 +35,6 @@ def browser_value(slider, value):
 
 def make(kind):
     rng = np.random.default_rng(0)
-    if kind == "soft targets":
-        return soft_target_explorer(rng.random((3, 16)), rng.normal(size=(3, 4)), (4, 4))
     return soft_kmeans_explorer(rng.normal(size=(20, 2)), np.array([[-1.0, 0.0], [1.0, 0.0]]))
 
 
