@@ -62,10 +62,6 @@ def _bare_png() -> None:
 def _cases(rng: np.random.Generator) -> dict:
     """Each explorer (built on synthetic inputs) and the i-th update a slider drag would make."""
     logits = rng.normal(scale=3.0, size=(50, C))
-    images = rng.random((50, 28 * 28))
-    temperatures = [1.0, 2.0, 4.0, 8.0, 20.0]
-    alphas = [0.0, 0.5, 0.9, 1.0]
-    grid = rng.integers(100, 300, size=(len(alphas), len(temperatures)))
     Xs = rng.normal(size=(200, 16)).astype(np.float32)
     ys = rng.integers(0, C, size=200)
     specs = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
@@ -79,13 +75,6 @@ def _cases(rng: np.random.Generator) -> dict:
         "TemperatureExplorer (T; recompute only, drawn in the browser)": (
             lambda: TemperatureExplorer(logits[0], T=1.0),
             lambda w, i: w.update(T=float(sweep[i]))),
-        "SoftTargetExplorer (image, T)": (
-            lambda: SoftTargetExplorer(images, logits, (28, 28), labels=np.arange(50) % C),
-            lambda w, i: w.update(index=i % 50, T=float(sweep[i]))),
-        "AlphaTemperatureExplorer (α, T)": (
-            lambda: AlphaTemperatureExplorer(grid, alphas, temperatures),
-            lambda w, i: w.update(alpha=alphas[i % len(alphas)],
-                                  T=temperatures[i % len(temperatures)])),
         "SpecialistExplorer (specialist, correction)": (
             lambda: SpecialistExplorer(specs, Xs, ys),
             lambda w, i: w.update(index=i % len(specs), corrected=bool(i % 2))),
@@ -172,7 +161,8 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
             "worst, ms | to next frame: median, ms | worst, ms | frame median / 50 ms goal |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        write_kernel_free_site(folder, explorer, clusters, soft, static_from=STATIC)
+        write_kernel_free_site(folder, explorer, clusters, soft,
+                               *_chapter_02_explorers(rng, names), static_from=STATIC)
         server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
             _QuietHandler, directory=folder))  # served over HTTP, as the website is
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -192,6 +182,7 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
                 "TemperatureExplorer (drag a bar)": lambda: _drag(
                     page, root.locator('.kdlab-column[data-class="1"] .kdlab-hit'),
                     (10, 150), (10, 40), n_updates),
+                **_chapter_02_moves(page, n_updates),
             }
             cluster_root = page.locator(".kdlab-cluster-explorer")
             k_slider, method_menu = (cluster_root.locator(".kdlab-K"),
@@ -233,3 +224,39 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
             server.shutdown()
             server.server_close()
     return "\n".join(rows)
+
+
+def _chapter_02_explorers(rng: np.random.Generator, names) -> tuple:
+    """Chapter 02's explorers at the notebook's size: 300 images of 28 × 28 with a teacher's and
+    a student's logits; a batch of 64 examples beside a 4 × 4 grid of errors."""
+    logits = rng.normal(scale=3.0, size=(300, C))
+    soft = SoftTargetExplorer(rng.random((300, 28 * 28)), logits, (28, 28), class_names=names,
+                              labels=np.arange(300) % C, T=4.0,
+                              student_logits=logits + rng.normal(size=logits.shape))
+    alphas, temperatures = [0.0, 0.5, 0.9, 1.0], [1.0, 4.0, 8.0, 20.0]
+    grid = AlphaTemperatureExplorer(
+        rng.integers(100, 300, size=(len(alphas), len(temperatures))), alphas, temperatures,
+        logits[:64], rng.normal(scale=0.3, size=(64, C)), np.arange(64) % C, alpha=0.9, T=4.0)
+    return soft, grid
+
+
+def _chapter_02_moves(page, n_updates: int) -> dict:
+    """Real drags of chapter 02's explorers' sliders (their thumbs start mid-way or beyond)."""
+    soft = page.locator(".kdlab-soft-targets")
+    grid = page.locator(".kdlab-alpha-temperature")
+
+    def drag(locator, start, end):
+        locator.scroll_into_view_if_needed()
+        box = locator.bounding_box()
+        return _drag(page, locator, (8 + (box["width"] - 16) * start, box["height"] / 2),
+                     (8 + (box["width"] - 16) * end, box["height"] / 2), n_updates)
+
+    return {
+        "SoftTargetExplorer (image slider, 300 images)": lambda: drag(
+            soft.locator(".kdlab-index"), 0.0, 0.3),
+        "SoftTargetExplorer (T slider)": lambda: drag(soft.locator(".kdlab-T"), 0.53, 0.9),
+        "AlphaTemperatureExplorer (α slider)": lambda: drag(grid.locator(".kdlab-alpha"), 0.9,
+                                                             0.3),
+        "AlphaTemperatureExplorer (T slider, 64 examples)": lambda: drag(
+            grid.locator(".kdlab-T"), 0.45, 0.95),
+    }

@@ -9,6 +9,7 @@ with matplotlib's object API (no pyplot, no global state) and shown as PNG image
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import io
@@ -23,9 +24,8 @@ from matplotlib.figure import Figure
 
 from kdlab import frontend
 from kdlab.frontend import BrowserExplorer
-from kdlab.plots import plot_probs
 from kdlab.temperature import entropy, softmax_t
-from kdlab.validate import check_positive
+from kdlab.validate import check_labels, check_positive, check_real
 
 __all__ = [
     "TemperatureExplorer",
@@ -506,26 +506,76 @@ def mistakes_explorer(student_logits, teacher_logits, label, T=4.0, alpha=0.9,
 # --- chapter 02 ----------------------------------------------------------------------------------
 
 
-class SoftTargetExplorer(_PngOutput, widgets.VBox):
-    """Pick an image and a temperature; see the image and the teacher's soft targets for it.
+def _b64(array, dtype) -> str:
+    """``array`` as little-endian ``dtype`` bytes, base64-encoded (compact in a widget's state)."""
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode("ascii")
 
-    Build it with :func:`soft_target_explorer`. :meth:`update` sets the image (``index``, a
-    row of ``images``) and/or ``T`` and redraws; ``probs`` holds the soft targets shown and
-    ``error`` the message shown for bad input.
+
+def _unb64(text: str, dtype, shape) -> np.ndarray:
+    """The inverse of :func:`_b64`."""
+    return np.frombuffer(base64.b64decode(text), dtype=dtype).reshape(shape)
+
+
+def _kl_at_T(teacher_logits, student_logits, T) -> float:
+    """``KL(softmax(v/T) ‖ softmax(z/T))`` of one example, in nats (kdlab.temperature)."""
+    from kdlab.temperature import log_softmax_t
+
+    log_p, log_q = log_softmax_t(teacher_logits, T), log_softmax_t(student_logits, T)
+    return float(np.sum(np.exp(log_p) * (log_p - log_q)))
+
+
+class SoftTargetExplorer(BrowserExplorer):
+    """Pick a test image and a temperature; see the image, the teacher's soft targets for it and,
+    when given, a student's prediction at the same T with ``KL(teacher_T ‖ student_T)``.
+
+    Build it with :func:`soft_target_explorer`. The view (``kdlab/js/soft_targets.js``) draws
+    the image from embedded pixels (``pixels``: one uint8 per pixel, base64) and computes the
+    soft targets in the browser from the embedded logits (``teacher``, ``student``: float64,
+    base64), in JupyterLab and on the website alike: step or slide through the images, slide T
+    (log scale). ``index`` and ``T`` follow the reader; Python recomputes from them, with
+    kdlab's own functions, what self-checks read: ``probs`` (the soft targets), ``student_probs``,
+    ``entropy_value`` and ``kl``. :meth:`update` sets ``index`` and/or ``T``; bad input is kept
+    in ``error`` and shown, never raised.
 
     See notebook 02.
     """
 
+    _esm = frontend.esm("soft_targets")
+    _css = frontend.css()
+
+    index = traitlets.Int(0).tag(sync=True)
+    T = traitlets.Float(1.0).tag(sync=True)
+    n = traitlets.Int(1).tag(sync=True)  # the number of images
+    shape = traitlets.List(traitlets.Int()).tag(sync=True)  # (H, W)
+    pixels = traitlets.Unicode("").tag(sync=True)  # N*H*W uint8 (255: darkest ink), base64
+    teacher = traitlets.Unicode("").tag(sync=True)  # N*C float64 logits, base64
+    student = traitlets.Unicode("").tag(sync=True)  # the same for a student, "" for none
+    names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # [] when none were given
+    labels = traitlets.List(traitlets.Int()).tag(sync=True)  # [] when none were given
+    student_name = traitlets.Unicode("student").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
     def __init__(self, images, logits, image_shape, class_names=None, labels=None, T=1.0,
-                 index=0, figsize=(9.0, 3.0), dpi=80):
+                 index=0, student_logits=None, student_name="student"):
         X = np.asarray(images, dtype=float)
         z = np.asarray(logits, dtype=float)
         if X.ndim != 2 or len(X) == 0:
             raise ValueError(f"images must have shape (N, pixels) with N >= 1, got {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("images must be finite")
         if z.ndim != 2 or len(z) != len(X):
             raise ValueError(f"logits must have shape ({len(X)}, C), one row per image, "
                              f"got {z.shape}")
         softmax_t(z)  # raises ValueError for nan/inf or no classes
+        if student_logits is not None:
+            s = np.asarray(student_logits, dtype=float)
+            if s.shape != z.shape:
+                raise ValueError(f"student_logits must have the shape of logits {z.shape}, "
+                                 f"got {s.shape}")
+            try:
+                softmax_t(s)
+            except ValueError as err:
+                raise ValueError(f"student_logits: {err}") from None
         try:
             h, w = (int(k) for k in image_shape)
         except (TypeError, ValueError):
@@ -533,99 +583,92 @@ class SoftTargetExplorer(_PngOutput, widgets.VBox):
         if h * w != X.shape[1]:
             raise ValueError(f"image_shape {tuple(image_shape)} does not match {X.shape[1]} "
                              f"pixels per image")
-        if class_names is not None and len(class_names) != z.shape[1]:
+        names = [] if class_names is None else [str(c) for c in class_names]
+        if class_names is not None and len(names) != z.shape[1]:
             raise ValueError(f"class_names must name all {z.shape[1]} classes, got "
-                             f"{len(class_names)}")
+                             f"{len(names)}")
         if labels is not None:
             labels = np.asarray(labels)
             if labels.shape != (len(X),):
                 raise ValueError(f"labels must hold {len(X)} labels, got shape {labels.shape}")
-        self.images, self.logits, self.labels = X, z, labels
-        self.image_shape = (int(h), int(w))
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.index, self.T, self.error = 0, 1.0, ""
-        self._syncing = False
-        self.index_slider = widgets.IntSlider(value=0, min=0, max=len(X) - 1,
-                                              description="image", continuous_update=False,
-                                              layout=widgets.Layout(width="420px"))
-        self.slider = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=2, step=0.01,
-                                             description="T", readout_format=".3g",
-                                             layout=widgets.Layout(width="420px"))
-        self._echoes = _LogSliderEchoes(self.slider)
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.ax_image, self.ax_probs = self.figure.subplots(1, 2, width_ratios=[1, 3.5])
-        self.index_slider.observe(self._on_index, names="value")
-        self.slider.observe(self._on_T, names="value")
-        super().__init__(children=[self.index_slider, self.slider, self.status, self.output])
-        self.update(index=index, T=T)
-        if self.error:
-            raise ValueError(self.error)
+            labels = check_labels(labels, z.shape[1], "labels")
+        self._check(index, T, len(X))
+        self.images = X
+        lo, hi = min(0.0, float(X.min())), max(1.0, float(X.max()))  # [0, 1]: 0 is white paper
+        super().__init__(
+            index=int(index), T=float(T), n=len(X), shape=[h, w],
+            pixels=_b64(np.rint(255 * (X - lo) / (hi - lo)), np.uint8),
+            teacher=_b64(z, "<f8"),
+            student="" if student_logits is None else _b64(student_logits, "<f8"),
+            names=names, labels=[] if labels is None else [int(k) for k in labels],
+            student_name=str(student_name))
+        self._recompute()
+        self.observe(self._recompute, names=["index", "T", "teacher", "student"])
+
+    @staticmethod
+    def _check(index, T, n):
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+                or not 0 <= index < n:
+            raise ValueError(f"index must be an int in [0, {n}), got {index!r}")
+        check_positive(T, "T")
+
+    @property
+    def logits(self) -> np.ndarray:
+        """The teacher's logits, (N, C), as the view has them."""
+        return _unb64(self.teacher, "<f8", (self.n, -1))
+
+    @property
+    def student_logits(self) -> np.ndarray | None:
+        """The student's logits, (N, C), or None."""
+        return _unb64(self.student, "<f8", (self.n, -1)) if self.student else None
+
+    @property
+    def pixel_bytes(self) -> np.ndarray:
+        """The images as the view draws them: (N, H, W) uint8, 255 the darkest."""
+        return _unb64(self.pixels, np.uint8, (self.n, *self.shape))
 
     def update(self, index=None, T=None):
-        """Show image ``index`` and/or temperature ``T``; bad input is reported, never raised."""
+        """Show image ``index`` and/or temperature ``T``; returns ``self``.
+
+        Bad input never raises: it is kept in ``error`` (and shown), the state unchanged.
+        """
         try:
-            if index is not None:
-                if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
-                        or not 0 <= index < len(self.images):
-                    raise ValueError(f"index must be an int in [0, {len(self.images)}), "
-                                     f"got {index!r}")
-            if T is not None:
-                T = check_positive(T, "T")
+            self._check(self.index if index is None else index, self.T if T is None else T,
+                        self.n)
         except (TypeError, ValueError) as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        if index is not None:
-            self.index = int(index)
-        if T is not None:
-            self.T = T
-        with _quiet(self):
-            self.index_slider.value = self.index
-            self._echoes.set(self.T)
-        self.probs = softmax_t(self.logits[self.index], self.T)
-        self.entropy_value = float(entropy(self.probs))
-        self._draw()
+        with self.hold_sync():
+            if index is not None:
+                self.index = int(index)
+            if T is not None:
+                self.T = float(T)
+            self.error = ""
         return self
 
-    def _name(self, k) -> str:
-        return str(k) if self.class_names is None else self.class_names[int(k)]
-
-    def _draw(self):
-        from kdlab.plots import plot_image
-
-        true = None if self.labels is None else int(self.labels[self.index])
-        self.ax_image.clear()
-        self.ax_probs.clear()
-        title = f"image {self.index}" + ("" if true is None else f": {self._name(true)}")
-        plot_image(self.images[self.index], self.image_shape, ax=self.ax_image, title=title)
-        plot_probs(self.probs, self.class_names, ax=self.ax_probs, highlight=true,
-                   title=f"soft targets at T = {self.T:.3g}  (H = {self.entropy_value:.2f} "
-                         "nats; grey band: true class)")
-        order = np.argsort(-self.probs)
-        self.status.value = "most probable: " + ", ".join(
-            f"{html.escape(self._name(k))} {self.probs[k]:.3f}" for k in order[:3])
-        self._publish()
-
-    def _on_index(self, change):
-        if not self._syncing:
-            self.update(index=change["new"])
-
-    def _on_T(self, change):
-        if not self._syncing and not self._echoes.is_echo(change["new"], self.T):
-            self.update(T=change["new"])
+    def _recompute(self, change=None):
+        """probs, student_probs, entropy_value and kl for the current image and T."""
+        try:
+            self._check(self.index, self.T, self.n)
+        except (TypeError, ValueError) as err:  # e.g. a T <= 0 set on the trait directly
+            self.error = str(err)
+            return
+        v = self.logits[self.index]
+        self.probs = softmax_t(v, self.T)
+        self.entropy_value = float(entropy(self.probs))
+        z = self.student_logits
+        self.student_probs = None if z is None else softmax_t(z[self.index], self.T)
+        self.kl = None if z is None else _kl_at_T(v, z[self.index], self.T)
 
 
 def soft_target_explorer(images, logits, image_shape, class_names=None, labels=None, T=1.0,
-                         index=0):
-    """An image slider and a temperature slider over a teacher's soft targets.
+                         index=0, student_logits=None, student_name="student"):
+    """Step through images and slide T: the teacher's soft targets, and a student's, in the browser.
 
     Parameters
     ----------
     images : array (N, H*W)
-        Flattened images.
+        Flattened images (values in [0, 1] are drawn as they are: 0 white, 1 black).
     logits : array (N, C)
         The teacher's logits for them.
     image_shape : (int, int)
@@ -636,135 +679,188 @@ def soft_target_explorer(images, logits, image_shape, class_names=None, labels=N
         True labels (marked with a grey band).
     T, index
         Initial temperature (slider: 0.1 to 100, log scale) and image.
+    student_logits : array (N, C), optional
+        A student's logits for the same images: its prediction at T is drawn beside the
+        teacher's, with ``KL(softmax(v/T) ‖ softmax(z/T))``.
+    student_name : str
+        What the view calls the student.
 
     Returns
     -------
     SoftTargetExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website; ``.update(index=...,
+        T=...)`` drives it and ``.probs``, ``.student_probs``, ``.kl`` report what it shows.
 
     Examples
     --------
     >>> import numpy as np
-    >>> w = soft_target_explorer(np.zeros((2, 4)), [[2.0, 0.0], [0.0, 1.0]], (2, 2))
-    >>> w.update(index=1, T=1.0).probs.round(3).tolist()
-    [0.269, 0.731]
+    >>> w = soft_target_explorer(np.zeros((2, 4)), [[2.0, 0.0], [0.0, 1.0]], (2, 2),
+    ...                          student_logits=[[1.0, 0.0], [0.0, 1.0]])
+    >>> w.update(index=1, T=1.0).probs.round(3).tolist(), round(w.kl, 12)
+    ([0.269, 0.731], 0.0)
 
     See notebook 02.
     """
     return SoftTargetExplorer(images, logits, image_shape, class_names=class_names,
-                              labels=labels, T=T, index=index)
+                              labels=labels, T=T, index=index, student_logits=student_logits,
+                              student_name=student_name)
 
 
-class AlphaTemperatureExplorer(_PngOutput, widgets.VBox):
-    """Sliders over a precomputed (alpha, T) grid of distilled students' errors: a look-up.
+class AlphaTemperatureExplorer(BrowserExplorer):
+    """What α and T do to the distillation loss's pull, beside what they did to the test errors.
 
-    Nothing is trained in a callback: the grid is computed once, up front (e.g. by
-    :func:`kdlab.experiments.distill_grid`). :meth:`update` picks a cell; ``value`` is its
-    error count and ``cell`` its (row, column).
+    Build it with :func:`alpha_temperature_explorer`. The view (``kdlab/js/alpha_temperature.js``)
+    computes in closed form, in the browser, the soft:hard gradient balance
+    ``‖α ∇soft‖ / ‖(1 − α) ∇hard‖`` of a batch of real examples (the teacher's logits ``v``, a
+    student's ``z``, the labels), with the soft term's ``T²`` and without it, as curves over T and
+    at the chosen (α, T); beside it, the measured test errors of students distilled on the
+    (α, T) grid, the measured cell nearest the chosen (α, T) outlined. Python recomputes with
+    torch autograd (:func:`kdlab.mistakes.gradient_balance`) ``balance`` and ``balance_no_T2``,
+    and the nearest ``cell`` and its ``value``; :meth:`update` sets α and/or T.
 
     See notebook 02.
     """
 
-    def __init__(self, errors, alphas, temperatures, reference=None, figsize=(6.4, 3.4),
-                 dpi=80):
+    _esm = frontend.esm("alpha_temperature")
+    _css = frontend.css()
+
+    alpha = traitlets.Float(0.9).tag(sync=True)
+    T = traitlets.Float(4.0).tag(sync=True)
+    errors = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)
+    alphas = traitlets.List(traitlets.Float()).tag(sync=True)
+    temperatures = traitlets.List(traitlets.Float()).tag(sync=True)
+    v = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)  # teacher's logits
+    z = traitlets.List(traitlets.List(traitlets.Float())).tag(sync=True)  # student's logits
+    y = traitlets.List(traitlets.Int()).tag(sync=True)  # labels
+    reference = traitlets.List().tag(sync=True)  # [name, value] pairs shown beside the cell
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, errors, alphas, temperatures, teacher_logits, student_logits, labels,
+                 alpha=None, T=None, reference=None):
         m = np.asarray(errors, dtype=float)
-        self.alphas = [float(a) for a in alphas]
-        self.temperatures = [float(t) for t in temperatures]
-        if m.ndim != 2 or m.shape != (len(self.alphas), len(self.temperatures)) or not m.size:
+        alphas = [float(a) for a in alphas]
+        temperatures = [float(t) for t in temperatures]
+        if m.ndim != 2 or m.shape != (len(alphas), len(temperatures)) or not m.size:
             raise ValueError(f"errors must have shape (len(alphas), len(temperatures)) = "
-                             f"{(len(self.alphas), len(self.temperatures))}, got {m.shape}")
+                             f"{(len(alphas), len(temperatures))}, got {m.shape}")
         if not np.isfinite(m).all():
             raise ValueError("errors must be finite")
-        self.errors = m
-        self.reference = dict(reference or {})
-        self.error = ""
-        self._syncing = False
-        self.alpha_slider = widgets.SelectionSlider(
-            options=[(f"{a:g}", a) for a in self.alphas], description="α",
-            layout=widgets.Layout(width="420px"))
-        self.T_slider = widgets.SelectionSlider(
-            options=[(f"{t:g}", t) for t in self.temperatures], description="T",
-            layout=widgets.Layout(width="420px"))
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.ax = self.figure.add_subplot()
-        self.alpha_slider.observe(self._on_change, names="value")
-        self.T_slider.observe(self._on_change, names="value")
-        super().__init__(children=[self.alpha_slider, self.T_slider, self.status, self.output])
+        if not all(0 <= a <= 1 for a in alphas):
+            raise ValueError(f"alphas must be in [0, 1], got {alphas}")
+        if not all(math.isfinite(t) and t > 0 for t in temperatures):
+            raise ValueError(f"temperatures must be positive, got {temperatures}")
+        v = np.asarray(teacher_logits, dtype=float)
+        z = np.asarray(student_logits, dtype=float)
+        if v.ndim != 2 or len(v) < 1 or v.shape[1] < 2:
+            raise ValueError(f"teacher_logits must have shape (N, C) with C >= 2, got {v.shape}")
+        if z.shape != v.shape:
+            raise ValueError(f"student_logits must have the shape of teacher_logits {v.shape}, "
+                             f"got {z.shape}")
+        for name, value in [("teacher_logits", v), ("student_logits", z)]:
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} must be finite")
+        y = np.asarray(labels)
+        if y.shape != (len(v),):
+            raise ValueError(f"labels must hold {len(v)} labels, got shape {y.shape}")
+        y = check_labels(y, v.shape[1], "labels")
         best = np.unravel_index(np.argmin(m), m.shape)
-        self.update(alpha=self.alphas[best[0]], T=self.temperatures[best[1]])
-
-    def update(self, alpha=None, T=None):
-        """Select the cell of ``alpha`` and/or ``T`` (values of the grid); returns ``self``."""
-        try:
-            i = self.cell[0] if alpha is None else self._find(alpha, self.alphas, "alpha")
-            j = self.cell[1] if T is None else self._find(T, self.temperatures, "T")
-        except (TypeError, ValueError) as err:
-            self.error = str(err)
-            self.status.value = _error_html(self.error)
-            return self
-        self.error = ""
-        self.cell = (i, j)
-        self.value = self.errors[i, j]
-        with _quiet(self):
-            self.alpha_slider.value = self.alphas[i]
-            self.T_slider.value = self.temperatures[j]
-        self._draw()
-        return self
+        alpha = alphas[best[0]] if alpha is None else alpha
+        T = temperatures[best[1]] if T is None else T
+        self._check(alpha, T)
+        super().__init__(alpha=float(alpha), T=float(T), errors=m.tolist(), alphas=alphas,
+                         temperatures=temperatures, v=v.tolist(), z=z.tolist(),
+                         y=[int(k) for k in y],
+                         reference=[[str(k), float(x)] for k, x in (reference or {}).items()])
+        self._recompute()
+        self.observe(self._recompute, names=["alpha", "T", "v", "z", "y", "errors"])
 
     @staticmethod
-    def _find(value, options, name) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-        for k, option in enumerate(options):
-            if math.isclose(float(value), option, rel_tol=1e-9, abs_tol=1e-12):
-                return k
-        raise ValueError(f"{name} must be one of the precomputed values "
-                         f"{', '.join(f'{o:g}' for o in options)}; got {value!r}")
+    def _check(alpha, T):
+        check_real(alpha, "alpha", 0, 1)
+        check_positive(T, "T")
 
-    def _draw(self):
-        from kdlab.plots import plot_alpha_temperature_grid
+    def update(self, alpha=None, T=None):
+        """Set ``alpha`` and/or ``T`` (any values: the nearest measured cell is outlined).
 
-        self.figure.clear()
-        self.ax = self.figure.add_subplot()
-        plot_alpha_temperature_grid(self.errors, self.alphas, self.temperatures, ax=self.ax,
-                                    highlight=self.cell, title="distilled students (precomputed)")
-        i, j = self.cell
-        refs = "".join(f"; {html.escape(str(k))}: {v:g}" for k, v in self.reference.items())
-        self.status.value = (f"α = {self.alphas[i]:g}, T = {self.temperatures[j]:g}: "
-                             f"<b>{self.value:g}</b> test errors{refs}")
-        self._publish()
+        Bad input never raises: it is kept in ``error`` (and shown), the state unchanged.
+        """
+        try:
+            self._check(self.alpha if alpha is None else alpha, self.T if T is None else T)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            return self
+        with self.hold_sync():
+            if alpha is not None:
+                self.alpha = float(alpha)
+            if T is not None:
+                self.T = float(T)
+            self.error = ""
+        return self
 
-    def _on_change(self, _change):
-        if not self._syncing:
-            self.update(alpha=self.alpha_slider.value, T=self.T_slider.value)
+    def nearest_cell(self, alpha, T) -> tuple[int, int]:
+        """The measured (row, column) nearest ``(alpha, T)``: α linearly, T on a log scale."""
+        i = int(np.argmin([abs(a - alpha) for a in self.alphas]))
+        j = int(np.argmin([abs(math.log(t / T)) for t in self.temperatures]))
+        return i, j
+
+    def _recompute(self, change=None):
+        """balance, balance_no_T2 (autograd, kdlab.mistakes), cell and value for the state."""
+        from kdlab.mistakes import MISTAKES, gradient_balance
+
+        try:
+            self._check(self.alpha, self.T)
+        except (TypeError, ValueError) as err:
+            self.error = str(err)
+            return
+        v, z = np.array(self.v), np.array(self.z)
+        self.balance, self.balance_no_T2 = (
+            gradient_balance(MISTAKES[k]["loss"], z, v, self.y, self.T, self.alpha)
+            for k in ("correct", "no T²"))
+        self.cell = self.nearest_cell(self.alpha, self.T)
+        self.value = self.errors[self.cell[0]][self.cell[1]]
 
 
-def alpha_temperature_explorer(errors, alphas, temperatures, reference=None):
-    """Two sliders (α, T) that look up precomputed errors of distilled students.
+def alpha_temperature_explorer(errors, alphas, temperatures, teacher_logits, student_logits,
+                               labels, alpha=None, T=None, reference=None):
+    """Slide α and T: the soft:hard gradient balance of real examples, with and without T², beside
+    the measured test errors of the (α, T) grid, drawn in the browser.
 
     Parameters
     ----------
     errors : array-like, shape (len(alphas), len(temperatures))
-        Test errors of a student distilled at each (alpha, T).
+        Test errors of a student distilled at each (alpha, T), measured beforehand.
     alphas, temperatures : sequence of float
         The grid.
+    teacher_logits, student_logits : array-like, shape (N, C)
+        A batch of real examples: the teacher's logits and a student's.
+    labels : array-like of int, shape (N,)
+        Their classes (the hard term).
+    alpha, T : float, optional
+        Where to start (default: the grid's best cell). T's slider spans the grid's range, and
+        a bit more, on a log scale.
     reference : dict of str to float, optional
-        Numbers printed beside the chosen cell (e.g. ``{"student alone": 146}``).
+        Numbers shown beside the chosen cell (e.g. ``{"labels alone": 120}``).
 
     Returns
     -------
     AlphaTemperatureExplorer
+        ``.balance`` and ``.balance_no_T2`` are ``‖α ∇soft‖ / ‖(1 − α) ∇hard‖`` of the batch
+        with and without T²; ``.cell`` the nearest measured cell and ``.value`` its errors.
 
     Examples
     --------
-    >>> w = alpha_temperature_explorer([[30, 20], [25, 40]], [0.5, 1.0], [2.0, 20.0])
-    >>> w.cell, float(w.update(alpha=1.0, T=20.0).value)
-    ((0, 1), 40.0)
+    >>> w = alpha_temperature_explorer([[30, 20], [25, 40]], [0.5, 1.0], [2.0, 20.0],
+    ...                                [[3.0, 0.0, -1.0]], [[0.5, 0.2, 0.0]], [0])
+    >>> w.cell, w.value
+    ((0, 1), 20.0)
+    >>> w = w.update(alpha=0.9, T=4.0)
+    >>> w.cell, round(w.balance / w.balance_no_T2, 6)  # the T² factor: 16
+    ((1, 0), 16.0)
 
     See notebook 02.
     """
-    return AlphaTemperatureExplorer(errors, alphas, temperatures, reference=reference)
+    return AlphaTemperatureExplorer(errors, alphas, temperatures, teacher_logits, student_logits,
+                                    labels, alpha=alpha, T=T, reference=reference)
 
 
 # --- chapter 03 ----------------------------------------------------------------------------------

@@ -461,3 +461,61 @@ def test_no_raw_tex_is_left_after_mathjax(site_url, page, name):
     raw = page.evaluate(RAW_TEX)
     assert raw == [], f"{name}: TeX that MathJax did not typeset:\n" + "\n".join(raw)
     assert page.locator("mjx-merror").count() == 0, f"{name}: a formula MathJax cannot read"
+
+
+def test_chapter_02_explorers_are_live_on_the_website_without_a_kernel(site_url, page):
+    """Chapter 02's soft-target and alpha x T explorers on the website: drawn from the saved
+    widget state, they answer real clicks and keys with no kernel; what they show is checked
+    against numpy on the logits the page itself carries."""
+    import base64
+
+    page.add_init_script("globalThis.__kdlabLatency = []")
+    open_chapter(page, site_url, "notebooks/02_soft_targets")
+    saved = json.loads(page.locator(
+        'script[type="application/vnd.jupyter.widget-state+json"]').first.text_content())
+    states = [m["state"] for m in saved["state"].values()]
+    soft = next(s for s in states if "pixels" in s)
+    grid = next(s for s in states if "temperatures" in s and "z" in s)
+
+    def matrix(text):
+        return np.frombuffer(base64.b64decode(text), "<f8").reshape(soft["n"], -1)
+
+    v, z = matrix(soft["teacher"]), matrix(soft["student"])
+    explorer = page.locator(".cell_output .kdlab-soft-targets").first
+    explorer.locator(".kdlab-teacher").first.wait_for(timeout=30_000)
+    explorer.scroll_into_view_if_needed()
+    explorer.locator(".kdlab-next").click()
+    explorer.locator(".kdlab-T").focus()
+    for _ in range(30):
+        page.keyboard.press("ArrowLeft")
+    i = int(explorer.locator(".kdlab-index-readout").get_attribute("data-index"))
+    T = T_shown(explorer)
+    for cls, logits in (("teacher", v), ("student", z)):
+        shown = explorer.locator(f"g.kdlab-column .kdlab-{cls}").evaluate_all(
+            "b => b.map(e => +e.dataset.p)")
+        np.testing.assert_allclose(shown, softmax(logits[i], T), atol=1e-9)
+    p, q = softmax(v[i], T), softmax(z[i], T)
+    kl = float(explorer.locator(".kdlab-kl").get_attribute("data-kl"))
+    assert kl == pytest.approx(float(np.sum(p * np.log(p / q))), rel=1e-6, abs=1e-12)
+
+    explorer = page.locator(".cell_output .kdlab-alpha-temperature").first
+    explorer.scroll_into_view_if_needed()
+    explorer.locator(".kdlab-alpha").focus()
+    for _ in range(20):
+        page.keyboard.press("ArrowLeft")
+    alpha = float(explorer.locator(".kdlab-alpha-readout").get_attribute("data-alpha"))
+    T = T_shown(explorer)
+    gv, gz, gy = (np.array(grid[k], dtype=float) for k in ("v", "z", "y"))
+    soft_g = np.stack([T * (softmax(a, T) - softmax(b, T)) for a, b in zip(gz, gv, strict=True)])
+    hard_g = np.stack([softmax(a, 1) - np.eye(gz.shape[1])[int(c)]
+                       for a, c in zip(gz, gy, strict=True)])
+    balance = float(explorer.locator(".kdlab-balance").get_attribute("data-balance"))
+    assert 0 < alpha < 1
+    assert balance == pytest.approx(alpha * np.linalg.norm(soft_g)
+                                    / ((1 - alpha) * np.linalg.norm(hard_g)), rel=1e-6)
+    assert explorer.locator("g.kdlab-cell.kdlab-nearest").count() == 1
+    latency = page.evaluate("globalThis.__kdlabLatency")
+    assert {("soft_targets", "image"), ("soft_targets", "T"), ("alpha_temperature", "alpha")} \
+        <= {(e["explorer"], e["control"]) for e in latency}
+    shot(explorer, "site-02_soft_targets-explorers-live")
+    assert_nothing_went_wrong(page, "02_soft_targets")

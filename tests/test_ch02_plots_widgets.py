@@ -1,15 +1,16 @@
-"""Chapter 02 plots (errors, (alpha, T) grid, bias shifts) and widgets, read back from the Axes."""
+"""Chapter 02 plots (errors, (alpha, T) grid, bias shifts), read back from the Axes.
+
+Chapter 02's explorers, drawn in the browser: tests/test_soft_target_explorers.py.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-import ipywidgets as widgets
 import matplotlib
 import numpy as np
 import pytest
-import scipy.special
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -17,13 +18,6 @@ from matplotlib.patches import Rectangle
 import kdlab
 from kdlab.experiments import PAPER_MNIST
 from kdlab.plots import plot_alpha_temperature_grid, plot_bias_shift, plot_errors
-from kdlab.temperature import entropy
-from kdlab.widgets import (
-    AlphaTemperatureExplorer,
-    SoftTargetExplorer,
-    alpha_temperature_explorer,
-    soft_target_explorer,
-)
 
 ALPHAS = [0.0, 0.5, 0.9, 1.0]
 TEMPERATURES = [1.0, 2.0, 5.0, 20.0]
@@ -239,236 +233,6 @@ def test_plot_bias_shift_bad_chosen_names_it(ax, chosen):
         plot_bias_shift([0, 1, 2], [3, 2, 4], chosen=chosen, ax=ax)
 
 
-# --- SoftTargetExplorer --------------------------------------------------------------------------
-
-SHAPE = (2, 3)
-NAMES = ["zero", "one", "two", "three", "four"]
-
-
-@pytest.fixture
-def images_logits():
-    rng = np.random.default_rng(0)
-    images = rng.random((4, SHAPE[0] * SHAPE[1]))
-    logits = rng.normal(scale=3.0, size=(4, len(NAMES)))
-    labels = np.array([3, 0, 4, 3])
-    return images, logits, labels
-
-
-@pytest.fixture
-def soft(images_logits):
-    images, logits, labels = images_logits
-    return soft_target_explorer(images, logits, SHAPE, class_names=NAMES, labels=labels)
-
-
-def check_soft_shows(w, images, logits, index, T):
-    expected = scipy.special.softmax(logits[index] / T)
-    np.testing.assert_allclose(w.probs, expected, rtol=1e-12)
-    np.testing.assert_allclose(w.probs, kdlab.softmax_t(logits[index], T))
-    np.testing.assert_allclose(heights(w.ax_probs.containers[0]), expected, rtol=1e-12)
-    np.testing.assert_array_equal(w.ax_image.images[0].get_array(),
-                                  images[index].reshape(SHAPE))
-    assert w.entropy_value == pytest.approx(float(entropy(expected)))
-    assert w.index == w.index_slider.value == index
-    assert w.T == pytest.approx(T) and w.slider.value == pytest.approx(T)
-    assert f"T = {T:.3g}" in w.ax_probs.get_title()
-    assert w.error == ""
-    best = NAMES[int(np.argmax(expected))]
-    assert w.status.value.startswith(f"most probable: {best} {expected.max():.3f}")
-
-
-def test_soft_target_explorer_initial_state(soft, images_logits):
-    images, logits, labels = images_logits
-    assert isinstance(soft, SoftTargetExplorer) and isinstance(soft, widgets.VBox)
-    assert soft.index_slider in soft.children and soft.slider in soft.children
-    assert (soft.index_slider.min, soft.index_slider.max) == (0, len(images) - 1)
-    assert (soft.slider.min, soft.slider.max, soft.slider.base) == (-1, 2, 10)
-    check_soft_shows(soft, images, logits, 0, 1.0)
-    assert soft.ax_image.get_title() == f"image 0: {NAMES[labels[0]]}"
-    assert [t.get_text() for t in soft.ax_probs.get_xticklabels()] == NAMES
-    assert soft.png.startswith(b"\x89PNG")
-
-
-@pytest.mark.parametrize("index, T", [(0, 0.1), (1, 1.0), (2, 7.5), (3, 100.0)])
-def test_soft_target_explorer_update_shows_softmax_at_T(soft, images_logits, index, T):
-    images, logits, labels = images_logits
-    before = soft.png
-    assert soft.update(index=index, T=T) is soft
-    check_soft_shows(soft, images, logits, index, T)
-    assert soft.ax_image.get_title() == f"image {index}: {NAMES[labels[index]]}"
-    assert (index, T) == (0, 1.0) or soft.png != before
-
-
-def test_soft_target_explorer_update_one_thing_keeps_the_other(soft, images_logits):
-    images, logits, _ = images_logits
-    soft.update(T=4.0)
-    soft.update(index=2)
-    check_soft_shows(soft, images, logits, 2, 4.0)
-    soft.update(T=0.5)
-    check_soft_shows(soft, images, logits, 2, 0.5)
-
-
-def test_soft_target_explorer_reacts_to_its_sliders(soft, images_logits):
-    images, logits, _ = images_logits
-    soft.index_slider.value = 3
-    check_soft_shows(soft, images, logits, 3, 1.0)
-    soft.slider.value = 10.0
-    check_soft_shows(soft, images, logits, 3, 10.0)
-
-
-def test_soft_target_explorer_high_T_flattens_the_targets(soft):
-    cold = entropy(soft.update(index=1, T=0.1).probs)
-    hot = entropy(soft.update(T=100.0).probs)
-    assert cold < hot <= np.log(len(NAMES))
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({"index": 4}, "index must be an int in [0, 4)"),
-    ({"index": -1}, "index must be an int in [0, 4)"),
-    ({"index": 1.0}, "index must be an int"),
-    ({"index": True}, "index must be an int"),
-    ({"T": -1.0}, "T must be a positive finite number"),
-    ({"T": 0.0}, "T must be a positive finite number"),
-    ({"T": float("inf")}, "T must be a positive finite number"),
-    ({"index": 1, "T": float("nan")}, "T must be a positive finite number"),
-])
-def test_soft_target_explorer_bad_values_are_reported_not_raised(soft, images_logits, kwargs,
-                                                                 message):
-    images, logits, _ = images_logits
-    soft.update(index=2, T=3.0)
-    png = soft.png
-    assert soft.update(**kwargs) is soft  # must not raise
-    assert message in soft.error
-    assert "b00020" in soft.status.value and message.split("[")[0] in soft.status.value
-    assert (soft.index, soft.T) == (2, 3.0)  # the last good state stays
-    np.testing.assert_allclose(soft.probs, scipy.special.softmax(logits[2] / 3.0))
-    assert soft.png == png
-    soft.update(index=1)  # and it recovers
-    check_soft_shows(soft, images, logits, 1, 3.0)
-
-
-def test_soft_target_explorer_non_numeric_T_is_named(soft):
-    soft.update(T="hot")
-    assert soft.error.startswith("T must")
-
-
-def test_soft_target_explorer_image_shape_must_be_a_pair(images_logits):
-    images, logits, _ = images_logits
-    with pytest.raises((ValueError, TypeError), match="image_shape"):
-        soft_target_explorer(images, logits, 6)
-
-
-def test_soft_target_explorer_without_names_or_labels(images_logits):
-    images, logits, _ = images_logits
-    w = soft_target_explorer(images, logits, SHAPE, T=2.0, index=1)
-    assert w.ax_image.get_title() == "image 1"
-    assert [t.get_text() for t in w.ax_probs.get_xticklabels()] == [str(k) for k in range(5)]
-    np.testing.assert_allclose(w.probs, kdlab.softmax_t(logits[1], 2.0))
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"images": np.zeros(6)}, "images"),
-    ({"images": np.zeros((0, 6))}, "images"),
-    ({"logits": np.zeros((3, 5))}, "logits"),
-    ({"logits": np.zeros(4)}, "logits"),
-    ({"logits": np.full((4, 5), np.nan)}, "logits"),
-    ({"image_shape": (3, 3)}, "image_shape"),
-    ({"class_names": NAMES[:4]}, "class_names"),
-    ({"labels": [0, 1, 2]}, "labels"),
-    ({"index": 4}, "index"),
-    ({"T": -1.0}, "T must"),
-])
-def test_soft_target_explorer_bad_construction(images_logits, kwargs, match):
-    images, logits, _ = images_logits
-    kwargs = {"images": images, "logits": logits, "image_shape": SHAPE, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        soft_target_explorer(**kwargs)
-
-
-# --- AlphaTemperatureExplorer --------------------------------------------------------------------
-
-
-@pytest.fixture
-def sweep(grid):
-    return alpha_temperature_explorer(grid, ALPHAS, TEMPERATURES,
-                                      reference={"student alone": PAPER_MNIST["student"]})
-
-
-def check_cell_shown(w, grid, i, j):
-    assert w.cell == (i, j)
-    assert w.value == grid[i, j]
-    assert w.alpha_slider.value == ALPHAS[i] and w.T_slider.value == TEMPERATURES[j]
-    np.testing.assert_array_equal(w.ax.images[0].get_array(), grid)
-    assert outlined_cells(w.ax) == [(i, j)]
-    assert f"<b>{grid[i, j]:g}</b> test errors" in w.status.value
-    assert f"α = {ALPHAS[i]:g}, T = {TEMPERATURES[j]:g}" in w.status.value
-    assert w.error == ""
-
-
-def test_alpha_temperature_explorer_starts_at_the_best_cell(sweep, grid):
-    assert isinstance(sweep, AlphaTemperatureExplorer) and isinstance(sweep, widgets.VBox)
-    best = min(np.ndindex(grid.shape), key=lambda cell: grid[cell])
-    check_cell_shown(sweep, grid, *best)
-    assert "student alone: 146" in sweep.status.value
-    assert [value for _, value in sweep.alpha_slider.options] == ALPHAS
-    assert [value for _, value in sweep.T_slider.options] == TEMPERATURES
-    assert sweep.png.startswith(b"\x89PNG")
-
-
-@pytest.mark.parametrize("i, j", [(0, 0), (3, 3), (1, 2), (2, 0)])
-def test_alpha_temperature_explorer_update_selects_the_cell(sweep, grid, i, j):
-    assert sweep.update(alpha=ALPHAS[i], T=TEMPERATURES[j]) is sweep
-    check_cell_shown(sweep, grid, i, j)
-
-
-def test_alpha_temperature_explorer_update_one_coordinate(sweep, grid):
-    sweep.update(alpha=ALPHAS[1], T=TEMPERATURES[2])
-    sweep.update(T=TEMPERATURES[0])
-    check_cell_shown(sweep, grid, 1, 0)
-    sweep.update(alpha=np.float32(ALPHAS[3]))  # any number type equal to a grid value
-    check_cell_shown(sweep, grid, 3, 0)
-
-
-def test_alpha_temperature_explorer_reacts_to_its_sliders(sweep, grid):
-    before = sweep.png
-    sweep.alpha_slider.value = ALPHAS[0]
-    sweep.T_slider.value = TEMPERATURES[3]
-    check_cell_shown(sweep, grid, 0, 3)
-    assert sweep.png != before
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({"alpha": 0.7}, "alpha must be one of the precomputed values"),
-    ({"alpha": "x"}, "alpha must be a number"),
-    ({"alpha": True}, "alpha must be a number"),
-    ({"T": 3.0}, "T must be one of the precomputed values"),
-    ({"T": None, "alpha": [0.5]}, "alpha must be a number"),
-    ({"alpha": 0.5, "T": 1e9}, "T must be one of the precomputed values"),
-])
-def test_alpha_temperature_explorer_bad_values_are_reported_not_raised(sweep, grid, kwargs,
-                                                                       message):
-    sweep.update(alpha=ALPHAS[2], T=TEMPERATURES[1])
-    png = sweep.png
-    assert sweep.update(**kwargs) is sweep  # must not raise
-    assert message in sweep.error
-    assert "b00020" in sweep.status.value and message in sweep.status.value
-    assert sweep.cell == (2, 1) and sweep.value == grid[2, 1]
-    assert sweep.png == png
-    sweep.update(alpha=ALPHAS[0])  # and it recovers
-    check_cell_shown(sweep, grid, 0, 1)
-
-
-@pytest.mark.parametrize("kwargs, match", [
-    ({"errors": np.zeros((3, 4))}, "errors must have shape"),
-    ({"errors": np.zeros(16)}, "errors must have shape"),
-    ({"errors": np.zeros((0, 0)), "alphas": [], "temperatures": []}, "errors must have shape"),
-    ({"errors": np.full((4, 4), np.inf)}, "errors must be finite"),
-])
-def test_alpha_temperature_explorer_bad_construction(grid, kwargs, match):
-    kwargs = {"errors": grid, "alphas": ALPHAS, "temperatures": TEMPERATURES, **kwargs}
-    with pytest.raises(ValueError, match=match):
-        alpha_temperature_explorer(**kwargs)
-
-
 # --- no global matplotlib state ------------------------------------------------------------------
 
 
@@ -503,5 +267,6 @@ def test_chapter_02_plots_and_widgets_leave_matplotlib_alone(monkeypatch):
                                       highlight=(0, 1))
     plots.plot_bias_shift([0, 1], {"x": [2, 1]}, chosen=1, ax=Figure().subplots())
     fresh.soft_target_explorer(np.zeros((2, 4)), [[1.0, 0], [0, 1]], (2, 2)).update(T=3.0)
-    fresh.alpha_temperature_explorer([[3, 1], [2, 4]], [0.5, 1.0], [2, 20]).update(alpha=0.5)
+    fresh.alpha_temperature_explorer([[3, 1], [2, 4]], [0.5, 1.0], [2, 20], [[1.0, 0]],
+                                     [[0.0, 0]], [0]).update(alpha=0.5)
     assert writes == [] and raw_rcparams() == before

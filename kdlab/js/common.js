@@ -135,3 +135,41 @@ function recordLatency(explorer, control, event) {
     }, 0),
   );
 }
+
+// --- shared by chapter 07's mistakes explorer and chapter 02's alpha x T explorer -----------
+
+/**
+ * d/dz of each soft loss of kdlab/mistakes.py for one example (N = 1): an array of C numbers,
+ * from q = softmax(z / T), p = softmax(v / T), logp = log p and T. Checked against torch
+ * autograd by tests/test_mistakes_explorer.py and tests/test_soft_target_explorers.py.
+ */
+const SOFT_GRADIENTS = {
+  correct: (q, p, logp, T) => q.map((qi, i) => T * (qi - p[i])),
+  "no T²": (q, p, logp, T) => q.map((qi, i) => (qi - p[i]) / T),
+  'reduction="mean"': (q, p, logp, T) => q.map((qi, i) => (T * (qi - p[i])) / q.length),
+  // kl_div(q, p) = Σ p (log p − q): d/dq = −p, then through softmax(z / T)
+  "probabilities as input": (q, p, logp, T) => {
+    const pq = q.reduce((a, qi, i) => a + qi * p[i], 0);
+    return q.map((qi, i) => T * qi * (pq - p[i]));
+  },
+  // kl_div(log q, log p) without log_target: d/d(log q) = −log p, then through log_softmax
+  "log target, no log_target": (q, p, logp, T) => {
+    const total = logp.reduce((a, b) => a + b, 0);
+    return q.map((qi, i) => T * (qi * total - logp[i]));
+  },
+};
+
+function l2norm(g) {
+  return Math.sqrt(g.reduce((a, x) => a + x * x, 0));
+}
+
+/** d/dz of the hard term, the cross-entropy at T = 1 with class `label`: softmax(z) - onehot. */
+function hardGradient(z, label) {
+  return softmaxT(z, 1).map((x, i) => x - (i === label ? 1 : 0));
+}
+
+/** log softmax(z / T), computed stably. */
+function logSoftmaxT(z, T) {
+  const top = logSumExp(z.map((x) => x / T));
+  return z.map((x) => x / T - top);
+}

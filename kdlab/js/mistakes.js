@@ -3,34 +3,13 @@
 // Model (kdlab.widgets.MistakesExplorer): T, alpha, mistake, z (the student's logits), v (the
 // teacher's), label, names, options ([name, line, effect] per mistake offered), error.
 // The gradients are closed forms of kdlab/mistakes.py's losses for one example (N = 1), with
-// q = softmax(z / T), p = softmax(v / T); tests/test_mistakes_explorer.py checks them against
-// torch autograd.
+// q = softmax(z / T), p = softmax(v / T) (SOFT_GRADIENTS, in kdlab/js/common.js, shared with
+// chapter 02); tests/test_mistakes_explorer.py checks them against torch autograd.
 
 const W = 640; // the SVG's coordinate system; it scales to its container
 const PLOT = { left: 48, right: 10, top: 16, height: 200 };
 const H = PLOT.top + PLOT.height + 24;
 const LOG_T = { min: -0.3, max: 1.7, step: 0.01 }; // the slider: log10 T, 0.5 to 50
-
-/** d/dz of each soft loss for one example: an array of C numbers. */
-const GRADIENTS = {
-  correct: (q, p, logp, T) => q.map((qi, i) => T * (qi - p[i])),
-  "no T²": (q, p, logp, T) => q.map((qi, i) => (qi - p[i]) / T),
-  'reduction="mean"': (q, p, logp, T) => q.map((qi, i) => (T * (qi - p[i])) / q.length),
-  // kl_div(q, p) = Σ p (log p − q): d/dq = −p, then through softmax(z / T)
-  "probabilities as input": (q, p, logp, T) => {
-    const pq = q.reduce((a, qi, i) => a + qi * p[i], 0);
-    return q.map((qi, i) => T * qi * (pq - p[i]));
-  },
-  // kl_div(log q, log p) without log_target: d/d(log q) = −log p, then through log_softmax
-  "log target, no log_target": (q, p, logp, T) => {
-    const total = logp.reduce((a, b) => a + b, 0);
-    return q.map((qi, i) => T * (qi * total - logp[i]));
-  },
-};
-
-function norm(g) {
-  return Math.sqrt(g.reduce((a, x) => a + x * x, 0));
-}
 
 /** Everything the view shows, for the model's state. */
 function compute(model) {
@@ -40,16 +19,14 @@ function compute(model) {
   const v = model.get("v");
   const q = softmaxT(z, T);
   const p = softmaxT(v, T);
-  const top = logSumExp(v.map((x) => x / T));
-  const logp = v.map((x) => x / T - top);
-  const grad = (name) => GRADIENTS[name](q, p, logp, T);
+  const logp = logSoftmaxT(v, T);
+  const grad = (name) => SOFT_GRADIENTS[name](q, p, logp, T);
   const correct = grad("correct");
   const chosen = grad(model.get("mistake"));
-  const hardG = softmaxT(z, 1).map((x, i) => x - (i === model.get("label") ? 1 : 0));
-  const hard = (1 - alpha) * norm(hardG);
-  const balanceOf = (g) => (hard > 0 ? (alpha * norm(g)) / hard : Infinity);
+  const hard = (1 - alpha) * l2norm(hardGradient(z, model.get("label")));
+  const balanceOf = (g) => (hard > 0 ? (alpha * l2norm(g)) / hard : Infinity);
   return {
-    correct, chosen, ratio: norm(chosen) / norm(correct),
+    correct, chosen, ratio: l2norm(chosen) / l2norm(correct),
     balance: balanceOf(chosen), correctBalance: balanceOf(correct),
   };
 }
