@@ -9,7 +9,7 @@ the browser: its `update` only recomputes the values Python reads.
 
 Browser side (explorers drawn in the browser, `kdlab.frontend`). Each one is shown on a page
 without a kernel, as the website shows it (`kernel_free_page`), in Debian's Chromium driven by
-Playwright; a control is moved by a real mouse drag, and the page's latency probe
+Playwright; a control is moved by a real mouse drag (or real clicks), and the latency probe
 (kdlab/js/common.js) records, for each input event, the time to the updated DOM and to the
 first frame after it (a select is moved by its keyboard arrows). Median and worst, and the
 median as a ratio of the 50 ms goal (issue 18). Skipped where Chromium, Playwright or the
@@ -36,7 +36,6 @@ import numpy as np  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from kdlab.inference import kl_inference  # noqa: E402
 from kdlab.models import MLP  # noqa: E402
 from kdlab.specialists import Specialist  # noqa: E402
 from kdlab.widgets import (  # noqa: E402
@@ -62,25 +61,11 @@ def _bare_png() -> None:
 def _cases(rng: np.random.Generator) -> dict:
     """Each explorer (built on synthetic inputs) and the i-th update a slider drag would make."""
     logits = rng.normal(scale=3.0, size=(50, C))
-    Xs = rng.normal(size=(200, 16)).astype(np.float32)
-    ys = rng.integers(0, C, size=200)
-    specs = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
-             for k, s in enumerate([[0, 1, 2], [3, 4], [5, 6, 7]])]
-    p_g = rng.dirichlet(np.ones(C), size=200)
-    opinions = [(np.array(s), rng.dirichlet(np.ones(len(s) + 1), size=200))
-                for s in ([0, 1, 2], [3, 4], [5, 6, 7])]
-    q = kl_inference(p_g, opinions)
     sweep = np.geomspace(0.05, 50.0, N_UPDATES)
     return {
         "TemperatureExplorer (T; recompute only, drawn in the browser)": (
             lambda: TemperatureExplorer(logits[0], T=1.0),
             lambda w, i: w.update(T=float(sweep[i]))),
-        "SpecialistExplorer (specialist, correction)": (
-            lambda: SpecialistExplorer(specs, Xs, ys),
-            lambda w, i: w.update(index=i % len(specs), corrected=bool(i % 2))),
-        "InferenceExplorer (example)": (
-            lambda: InferenceExplorer(p_g, opinions, q, labels=ys),
-            lambda w, i: w.update(index=i)),
     }
 
 
@@ -157,12 +142,13 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
     # chapter 06's: 300 points, 4 centres, as in the notebook
     soft = SoftKMeansExplorer(rng.normal(size=(300, 2)) * 2.0,
                               np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]]))
+    more = _specialists_inference(rng, names)  # chapters 04 and 05
     rows = ["| explorer (control moved), browser, no kernel | events | to DOM: median, ms | "
             "worst, ms | to next frame: median, ms | worst, ms | frame median / 50 ms goal |",
             "|---|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        write_kernel_free_site(folder, explorer, clusters, soft,
-                               *_chapter_02_explorers(rng, names), static_from=STATIC)
+        write_kernel_free_site(folder, explorer, clusters, soft, *_chapter_02_explorers(rng, names),
+                               *more, static_from=STATIC)
         server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
             _QuietHandler, directory=folder))  # served over HTTP, as the website is
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -206,6 +192,7 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
                     method_menu, "ArrowDown", 3),
                 "SoftKMeansExplorer, 300 points (T slider)": lambda: across(soft_slider),
             })
+            moves.update(_specialists_inference_moves(page, n_updates))
             for label, move in moves.items():
                 page.evaluate("globalThis.__kdlabLatency.length = 0")
                 move()
@@ -259,4 +246,48 @@ def _chapter_02_moves(page, n_updates: int) -> dict:
                                                              0.3),
         "AlphaTemperatureExplorer (T slider, 64 examples)": lambda: drag(
             grid.locator(".kdlab-T"), 0.45, 0.95),
+    }
+
+
+def _specialists_inference(rng: np.random.Generator, names) -> tuple:
+    """Chapter 04's and 05's explorers on synthetic inputs: 3 specialists (untrained), 200
+    images; overlapping groups and n_top=2, so that KL inference consults several at once."""
+    Xs = rng.normal(size=(200, 16)).astype(np.float32)
+    ys = rng.integers(0, C, size=200)
+    groups = ([0, 1, 2], [2, 3], [3, 4, 5])
+    specs = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
+             for k, s in enumerate(groups)]
+    p_g = rng.dirichlet(np.ones(C), size=200)
+    opinions = [(np.array(s), rng.dirichlet(np.ones(len(s) + 1), size=200)) for s in groups]
+    return (SpecialistExplorer(specs, Xs, ys, class_names=names),
+            InferenceExplorer(p_g, opinions, class_names=names, labels=ys, n_top=2))
+
+
+def _specialists_inference_moves(page, n_updates: int) -> dict:
+    """Real inputs on chapter 04's and 05's explorers: clicks on buttons and switches, a drag."""
+    spec = page.locator(".kdlab-specialist-explorer")
+    inf = page.locator(".kdlab-inference-explorer")
+    inf.locator(".kdlab-bar").first.wait_for(timeout=60_000)
+
+    def clicks(locators):
+        def move():
+            for i in range(n_updates):
+                locators(i).click()
+        return move
+
+    def drag_image():
+        slider = inf.locator(".kdlab-image")
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        mid = (10, box["height"] / 2)
+        _drag(page, slider, mid, (box["width"] - 10, mid[1]), n_updates)
+
+    return {
+        "SpecialistExplorer (◀ ▶ buttons)": clicks(lambda i: spec.locator(
+            ".kdlab-next" if i // 2 % 2 == 0 else ".kdlab-prev")),
+        "SpecialistExplorer (correction switch)": clicks(
+            lambda i: spec.locator(".kdlab-corrected")),
+        "InferenceExplorer (image slider)": drag_image,
+        "InferenceExplorer (specialist switches)": clicks(
+            lambda i: inf.locator(".kdlab-specialist-on").nth(i % 3)),
     }

@@ -1,26 +1,21 @@
-"""The explorers: widgets for exploring the course's ideas by hand.
+"""The explorers: widgets for exploring the course's ideas by hand, one per idea.
 
-Chapter 01's temperature explorer is drawn in the browser (:mod:`kdlab.frontend`: an anywidget
-whose ES module draws SVG), so it answers a move at once and is live on the website without a
-kernel. The others are still thin ipywidgets wrappers around :mod:`kdlab.plots`: figures drawn
-with matplotlib's object API (no pyplot, no global state) and shown as PNG images in an
-``ipywidgets.Output``, so they work in any Jupyter front end and backend.
+Every explorer is drawn in the browser (:mod:`kdlab.frontend`: an anywidget whose ES module,
+``kdlab/js/NAME.js``, draws SVG or canvas and computes what it shows), so it answers a move in
+milliseconds and is live on the website without a kernel, from what its state embeds (logits,
+images, precomputed partitions). In the lab the kernel hears each move and recomputes, with the
+package's own functions, the values a notebook's self-checks read; ``update(...)`` drives an
+explorer from code and never raises (bad input is kept in its ``error``). Static figures for
+print are :mod:`kdlab.plots`' (matplotlib).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import html
-import io
 import math
 
-import ipywidgets as widgets
 import numpy as np
-import PIL.Image
 import traitlets
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from kdlab import frontend
 from kdlab.frontend import BrowserExplorer
@@ -46,107 +41,6 @@ __all__ = [
     "SoftKMeansExplorer",
     "soft_kmeans_explorer",
 ]
-
-
-def _error_html(message: str) -> str:
-    """A widget's status line reporting bad input (in red), never an exception."""
-    return f'<span style="color:#b00020">{html.escape(message)}</span>'
-
-
-class _LogSliderEchoes:
-    """Tells a ``FloatLogSlider``'s echoes from the browser apart from a person's moves.
-
-    ipywidgets 8's ``FloatLogSliderView`` snaps every value Python gives the slider to its grid
-    of ``step`` in log space and, when that changes it, sends the grid value back: T = 5 returns
-    as 10**0.70 = 5.012, and late: after a cell that sets T = 0.1, 5 and 1 in turn, the kernel
-    reads 5.012 only once the cell has finished, as if someone had dragged the slider (chapter
-    01's explorer showed T = 5.01 after its self-check). An incoming value is an echo when it is
-    the grid point of the current T, or of a value Python set since the person last moved it.
-    """
-
-    def __init__(self, slider):
-        self.slider = slider
-        self.pending: list[float] = []
-
-    def grid(self, value: float) -> float:
-        """Where the browser puts ``value``: base ** (min + k * step), clipped to the range."""
-        s = self.slider
-        position = min(max(math.log(value, s.base), s.min), s.max)
-        return s.base ** min(max(s.min + round((position - s.min) / s.step) * s.step, s.min),
-                             s.max)
-
-    def set(self, value: float) -> None:
-        """Move the slider from Python (the caller guards its own observer)."""
-        if self.slider.value != value:
-            snapped = self.grid(value)
-            if not math.isclose(snapped, value, rel_tol=1e-12):  # off the grid: an echo comes
-                self.pending = [*self.pending[-15:], snapped]
-            self.slider.value = value
-
-    def is_echo(self, value: float, current: float) -> bool:
-        """Whether ``value``, just received, is an echo; a late one puts ``current`` back.
-
-        The kernel's value is what every view shows (ipywidgets sends it back to them), so a
-        late echo that landed elsewhere on the grid is replaced by ``current`` at once.
-        """
-        if value > 0 and any(math.isclose(value, v, rel_tol=1e-9)
-                             for v in (*self.pending, current, self.grid(current))):
-            if not math.isclose(self.grid(value), self.grid(current), rel_tol=1e-9):
-                self.slider.value = current  # its own echo, if any, is the current grid point
-            return True
-        self.pending = []  # a person moved it: every earlier echo arrived before this value
-        return False
-
-
-@contextlib.contextmanager
-def _quiet(explorer):
-    """Set an explorer's controls from Python without its observers updating it once more."""
-    explorer._syncing = True
-    try:
-        yield
-    finally:
-        explorer._syncing = False
-
-
-def _canvas(figsize, dpi) -> Figure:
-    """A figure with its own Agg canvas, outside pyplot (no global state, no inline display)."""
-    figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-class _PngOutput:
-    """Mixin: render ``self.figure`` to ``self.png`` and show it in ``self.output``."""
-
-    def _publish(self) -> None:
-        self.png = _figure_png(self.figure)
-        _show_png(self.output, self.png)
-
-
-def _rgba_png(canvas) -> bytes:
-    """The pixels of an Agg canvas as PNG bytes (fast compression: widgets redraw often)."""
-    buffer = io.BytesIO()
-    PIL.Image.fromarray(np.asarray(canvas.buffer_rgba())).save(buffer, format="png",
-                                                                compress_level=1)
-    return buffer.getvalue()
-
-
-def _figure_png(figure) -> bytes:
-    """Render a matplotlib ``Figure`` (with an Agg canvas) to PNG bytes."""
-    figure.canvas.draw()
-    return _rgba_png(figure.canvas)
-
-
-def _show_png(output, png: bytes) -> None:
-    """Put ``png`` in ``output`` (only inside a running IPython kernel)."""
-    from IPython import get_ipython
-    from IPython.display import Image, display
-
-    if get_ipython() is None:
-        return
-    with output:
-        output.clear_output(wait=True)
-        display(Image(data=png, format="png"))
 
 
 def parse_logits(text: str, n: int | None = None) -> np.ndarray:
@@ -1052,18 +946,37 @@ def cluster_explorer(matrices, n_clusters=2, method="online-kmeans", k_max=12):
 # --- chapter 04 ----------------------------------------------------------------------------------
 
 
-class SpecialistExplorer(_PngOutput, widgets.VBox):
-    """Pick a specialist and see its confusion matrix within its subset (plus "other").
+def _choice(value, n: int, name: str) -> int:
+    """``value`` as an index in ``[0, n)``, or a ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
+        raise ValueError(f"{name} must be an int in [0, {n}), got {value!r}")
+    return int(value)
 
-    Build it with :func:`specialist_explorer`. The confusion matrices, with and without the
-    log-oversampling correction of the dustbin, are computed once up front; the controls only
-    choose which one to show. ``matrix`` holds the counts shown and ``error`` the message shown
-    for bad input.
+
+class SpecialistExplorer(BrowserExplorer):
+    """Pick a specialist; see its confusion matrix over its classes and the dustbin, in the browser.
+
+    Build it with :func:`specialist_explorer`. Every specialist's confusion matrix, with and
+    without the log-oversampling correction of the dustbin logit, is computed once in Python
+    (:func:`kdlab.specialists.specialist_confusion`) and embedded (``cards``); the view
+    (``kdlab/js/specialist.js``) only chooses which one to draw, so switching is instant, in
+    JupyterLab and on the website alike. ``index`` and ``corrected`` follow the view; Python
+    reads the matrix shown from ``matrix``, and ``accuracy``, ``dustbin_rate`` and
+    ``other_rate`` from it; :meth:`update` sets them from code.
 
     See notebook 04.
     """
 
-    def __init__(self, specialists, X, y, class_names=None, figsize=(5.4, 4.4), dpi=80):
+    _esm = frontend.esm("specialist")
+    _css = frontend.css()
+
+    index = traitlets.Int(0).tag(sync=True)  # the specialist shown
+    corrected = traitlets.Bool(True).tag(sync=True)  # with the log-oversampling correction
+    # per specialist: {name, classes, correction, corrected, raw} (the two count matrices)
+    cards = traitlets.List().tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, specialists, X, y, class_names=None, index=0, corrected=True):
         from kdlab.specialists import Specialist, specialist_confusion
 
         specialists = list(specialists)
@@ -1075,81 +988,68 @@ class SpecialistExplorer(_PngOutput, widgets.VBox):
             if len(class_names) != n_classes:
                 raise ValueError(f"class_names must name all {n_classes} classes, got "
                                  f"{len(class_names)}")
+        index = _choice(index, len(specialists), "index")
+        if not isinstance(corrected, (bool, np.bool_)):
+            raise TypeError(f"corrected must be True or False, got {corrected!r}")
         self.class_names = class_names
         self.specialists = specialists
-        self.names = [self._title(s) for s in specialists]
         self.confusions = {(i, corr): specialist_confusion(s, X, y, corrected=corr)
                            for i, s in enumerate(specialists) for corr in (True, False)}
-        self.error = ""
-        self._syncing = False
-        self.menu = widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.names)],
-                                     value=0, description="specialist",
-                                     layout=widgets.Layout(width="520px"))
-        self.toggle = widgets.Checkbox(value=True, description="log-oversampling correction")
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.index, self.corrected = 0, True
-        self.menu.observe(self._on_change, names="value")
-        self.toggle.observe(self._on_change, names="value")
-        super().__init__(children=[self.menu, self.toggle, self.status, self.output])
-        self.update(index=0, corrected=True)
+        cards = []
+        for i, s in enumerate(specialists):
+            classes = [class_names[c] if class_names else str(c) for c in s.subset]
+            cards.append({"name": ", ".join(classes), "classes": classes,
+                          "correction": float(s.dustbin_correction),
+                          "corrected": self.confusions[(i, True)].tolist(),
+                          "raw": self.confusions[(i, False)].tolist()})
+        super().__init__(index=index, corrected=bool(corrected), cards=cards)
+        self._recompute()
+        self.observe(self._recompute, names=["index", "corrected"])
 
-    def _title(self, specialist) -> str:
-        names = self.class_names
-        return ", ".join(names[c] if names else str(c) for c in specialist.subset)
+    @property
+    def names(self) -> list[str]:
+        """Each specialist's name in the menu: its classes."""
+        return [card["name"] for card in self.cards]
 
     def update(self, index=None, corrected=None):
-        """Show specialist ``index`` with or without the correction; returns ``self``."""
+        """Show specialist ``index`` with or without the correction; returns ``self``.
+
+        Bad input never raises: it is kept in ``error`` (and shown), the state unchanged.
+        """
         try:
-            if index is not None and (isinstance(index, bool)
-                                      or not isinstance(index, (int, np.integer))
-                                      or not 0 <= index < len(self.specialists)):
-                raise ValueError(f"index must be an int in [0, {len(self.specialists)}), "
-                                 f"got {index!r}")
+            if index is not None:
+                index = _choice(index, len(self.specialists), "index")
             if corrected is not None and not isinstance(corrected, (bool, np.bool_)):
                 raise ValueError(f"corrected must be True or False, got {corrected!r}")
         except ValueError as err:
             self.error = str(err)
-            self.status.value = _error_html(self.error)
             return self
-        self.error = ""
-        self.index = self.index if index is None else int(index)
-        self.corrected = self.corrected if corrected is None else bool(corrected)
-        self.matrix = self.confusions[(self.index, self.corrected)]
-        with _quiet(self):
-            self.menu.value, self.toggle.value = self.index, self.corrected
-        self._draw()
+        with self.hold_sync():
+            if index is not None:
+                self.index = index
+            if corrected is not None:
+                self.corrected = bool(corrected)
+            self.error = ""
         return self
 
-    def _draw(self):
-        from kdlab.plots import plot_class_matrix
-
-        spec = self.specialists[self.index]
-        k = len(spec.subset)
-        labels = [self.class_names[c] if self.class_names else str(c) for c in spec.subset]
-        labels.append("other / dustbin")
-        m = self.matrix
-        rows = np.maximum(m.sum(axis=1, keepdims=True), 1)
-        self.figure.clear()
-        ax = self.figure.add_subplot()
-        plot_class_matrix(m / rows, labels, ax=ax, label="fraction of the true class",
-                          title="with the correction" if self.corrected else "uncorrected")
-        ax.set_xlabel("specialist's answer")
-        within = m[:k, :k].trace() / max(int(m[:k].sum()), 1)
-        said = m[:, k].sum() / max(int(m.sum()), 1)
-        true = m[k].sum() / max(int(m.sum()), 1)
-        self.status.value = (f"right on {within:.1%} of its classes' images; says dustbin on "
-                             f"{said:.1%} of all images (true rate of other classes: {true:.1%})")
-        self._publish()
-
-    def _on_change(self, _change):
-        if not self._syncing:
-            self.update(index=self.menu.value, corrected=self.toggle.value)
+    def _recompute(self, change=None):
+        """matrix and the rates read from it, for the current specialist and correction."""
+        if not 0 <= self.index < len(self.specialists):  # e.g. set on the trait directly
+            self.error = f"index must be an int in [0, {len(self.specialists)}), got {self.index}"
+            return
+        m = self.confusions[(self.index, bool(self.corrected))]
+        k = len(m) - 1
+        #: the counts shown: true class (the subset's, then "other") by the specialist's answer
+        self.matrix = m
+        #: right on its own classes' images (an answer "dustbin" counts as wrong)
+        self.accuracy = float(np.trace(m[:k, :k]) / max(int(m[:k].sum()), 1))
+        #: how often it answers "dustbin", on all images; and the true share of other classes
+        self.dustbin_rate = float(m[:, k].sum() / max(int(m.sum()), 1))
+        self.other_rate = float(m[k].sum() / max(int(m.sum()), 1))
 
 
-def specialist_explorer(specialists, X, y, class_names=None):
-    """A menu of specialists and a correction toggle, showing confusion matrices on ``(X, y)``.
+def specialist_explorer(specialists, X, y, class_names=None, index=0, corrected=True):
+    """A menu of specialists and a correction switch, showing confusion matrices on ``(X, y)``.
 
     Parameters
     ----------
@@ -1159,10 +1059,17 @@ def specialist_explorer(specialists, X, y, class_names=None):
         Labelled images to evaluate on (e.g. the test set).
     class_names : sequence of str, optional
         Names of the generalist's classes.
+    index : int, default 0
+        The specialist shown first.
+    corrected : bool, default True
+        Whether the dustbin logit carries the log-oversampling correction.
 
     Returns
     -------
     SpecialistExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.matrix`` holds the counts shown, ``.accuracy`` the fraction of its classes'
+        images it gets right, ``.error`` the message shown for bad input.
 
     Examples
     --------
@@ -1176,140 +1083,204 @@ def specialist_explorer(specialists, X, y, class_names=None):
 
     See notebook 04.
     """
-    return SpecialistExplorer(specialists, X, y, class_names=class_names)
+    return SpecialistExplorer(specialists, X, y, class_names=class_names, index=index,
+                              corrected=corrected)
 
 
 # --- chapter 05 ----------------------------------------------------------------------------------
 
 
-class InferenceExplorer(_PngOutput, widgets.VBox):
-    """Pick a test example; see the generalist's, each active specialist's and the combined bars.
+class InferenceExplorer(BrowserExplorer):
+    """Step through test images: the generalist's distribution, each consulted specialist's
+    opinion and their combination by KL inference, with specialists switched on and off.
 
-    Build it with :func:`inference_explorer`. Everything is computed up front (``q`` from
-    :func:`kdlab.inference.kl_inference`); the slider only chooses what to draw. ``rows`` holds
-    the distributions shown and ``error`` the message shown for bad input.
+    Build it with :func:`inference_explorer`. The view (``kdlab/js/inference.js``) solves the
+    KL inference of the image shown in the browser, by the EM iteration of
+    :func:`kdlab.inference.kl_inference` from the same starting point to the same tolerance,
+    so that switching a specialist off (or on) answers at once, in JupyterLab and on the
+    website alike. The images whose answer the combination of all specialists changes are
+    found in Python (``changed``) for the view's filter. ``index``, ``changed_only`` and
+    ``enabled`` follow the view; Python recomputes the image's combination with
+    :func:`~kdlab.inference.kl_inference` into ``q`` (``consulted``: the specialists that took
+    part; ``rows`` / ``row_names``: the distributions drawn); :meth:`update` sets them from code.
 
     See notebook 05.
     """
 
-    def __init__(self, p_general, specialists, q, class_names=None, labels=None,
-                 figsize=(9.0, 3.4), dpi=80):
-        from kdlab.inference import active_specialists
+    _esm = frontend.esm("inference")
+    _css = frontend.css()
 
+    p = traitlets.List().tag(sync=True)  # the generalist's probabilities, one row per image
+    subsets = traitlets.List().tag(sync=True)  # each specialist's classes
+    probs = traitlets.List().tag(sync=True)  # each specialist's rows: its classes, dustbin
+    names = traitlets.List(traitlets.Unicode()).tag(sync=True)  # [] when none were given
+    labels = traitlets.List(traitlets.Int()).tag(sync=True)  # true classes ([] if unknown)
+    ids = traitlets.List(traitlets.Int()).tag(sync=True)  # each image's number (in the test set)
+    changed = traitlets.List(traitlets.Int()).tag(sync=True)  # where all specialists change it
+    n_top = traitlets.Int(1).tag(sync=True)
+    index = traitlets.Int(0).tag(sync=True)  # the image shown (a row of p)
+    changed_only = traitlets.Bool(False).tag(sync=True)  # step through `changed` only
+    enabled = traitlets.List(traitlets.Bool()).tag(sync=True)  # which specialists may take part
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, p_general, specialists, class_names=None, labels=None, ids=None, n_top=1,
+                 index=0, changed_only=False, enabled=None):
+        from kdlab.inference import kl_inference
+
+        specialists = [(np.asarray(s, dtype=int), m) for s, m in specialists] \
+            if isinstance(specialists, list | tuple) else specialists
+        q_all = kl_inference(p_general, specialists, n_top=n_top)  # checks every argument
         p = np.asarray(p_general, dtype=float)
-        q = np.asarray(q, dtype=float)
-        if p.ndim != 2 or q.shape != p.shape or not len(p):
-            raise ValueError(f"q must have the shape of p_general (N, C), got {q.shape} and "
-                             f"{p.shape}")
-        self.p_general, self.q = p, q
-        self.specialists = [(np.asarray(s, dtype=int), np.asarray(m, dtype=float))
-                            for s, m in specialists]
-        for s, m in self.specialists:
-            if m.shape != (len(p), len(s) + 1):
-                raise ValueError(f"specialists: probs of shape {(len(p), len(s) + 1)} expected "
-                                 f"for a subset of {len(s)} classes, got {m.shape}")
-        self.active = active_specialists(p, self.specialists)
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-        if self.class_names is not None and len(self.class_names) != p.shape[1]:
-            raise ValueError(f"class_names must name all {p.shape[1]} classes, got "
-                             f"{len(self.class_names)}")
-        self.labels = None if labels is None else np.asarray(labels)
-        self.error = ""
-        self._syncing = False
-        self.slider = widgets.IntSlider(value=0, min=0, max=len(p) - 1, description="example",
-                                        continuous_update=False,
-                                        layout=widgets.Layout(width="420px"))
-        self.status = widgets.HTML()
-        self.output = widgets.Output()
-        self.figure = _canvas(figsize, dpi)
-        self.index = 0
-        self.slider.observe(self._on_change, names="value")
-        super().__init__(children=[self.slider, self.status, self.output])
-        self.update(0)
+        if not len(p):
+            raise ValueError("p_general must hold at least one image")
+        n, n_classes = p.shape
+        names = [] if class_names is None else [str(c) for c in class_names]
+        if names and len(names) != n_classes:
+            raise ValueError(f"class_names must name all {n_classes} classes, got {len(names)}")
+        labels = [] if labels is None else np.asarray(labels).tolist()
+        if labels and (len(labels) != n or not all(
+                isinstance(c, int) and 0 <= c < n_classes for c in labels)):
+            raise ValueError(f"labels must be {n} class ids in [0, {n_classes})")
+        ids = list(range(n)) if ids is None else np.asarray(ids).tolist()
+        if len(ids) != n or not all(isinstance(i, int) for i in ids):
+            raise ValueError(f"ids must be {n} integers (one per image)")
+        enabled = [True] * len(specialists) if enabled is None else self._enabled(
+            enabled, len(specialists))
+        changed = np.flatnonzero(q_all.argmax(1) != p.argmax(1)).tolist()
+        index = _choice(index, n, "index")
+        if changed_only and not changed:
+            raise ValueError("changed_only: the combination changes no image's answer here")
+        if changed_only and index not in changed:
+            index = self._nearest(index, changed)
+        self.q_all = q_all  #: the combination of every image with all specialists
+        super().__init__(
+            p=p.tolist(), subsets=[s.tolist() for s, _ in specialists],
+            probs=[np.asarray(m, dtype=float).tolist() for _, m in specialists], names=names,
+            labels=labels, ids=ids, changed=changed, n_top=int(n_top), index=index,
+            changed_only=bool(changed_only), enabled=enabled)
+        self._recompute()
+        self.observe(self._recompute, names=["index", "enabled"])
 
-    def update(self, index=None):
-        """Show example ``index``; returns ``self``."""
-        if index is not None and (isinstance(index, bool)
-                                  or not isinstance(index, (int, np.integer))
-                                  or not 0 <= index < len(self.p_general)):
-            self.error = f"index must be an int in [0, {len(self.p_general)}), got {index!r}"
-            self.status.value = _error_html(self.error)
+    @staticmethod
+    def _enabled(enabled, n_specialists: int) -> list[bool]:
+        enabled = list(enabled)
+        if len(enabled) != n_specialists or not all(
+                isinstance(e, (bool, np.bool_)) for e in enabled):
+            raise ValueError(f"enabled must be {n_specialists} booleans (one per specialist), "
+                             f"got {enabled!r}")
+        return [bool(e) for e in enabled]
+
+    @staticmethod
+    def _nearest(index: int, changed: list[int]) -> int:
+        """Where the filter moves ``index``: the first changed image from it on, else the last
+        (the view does the same)."""
+        return next((c for c in changed if c >= index), changed[-1])
+
+    def update(self, index=None, changed_only=None, enabled=None):
+        """Show image ``index``, filter to changed answers, switch specialists; returns ``self``.
+
+        ``enabled`` is one boolean per specialist. Turning ``changed_only`` on moves ``index``
+        to the first changed image from it on. Bad input never raises: it is kept in ``error``
+        (and shown), the state unchanged.
+        """
+        try:
+            if index is not None:
+                index = _choice(index, len(self.p), "index")
+            if enabled is not None:
+                enabled = self._enabled(enabled, len(self.subsets))
+            if changed_only is not None and not isinstance(changed_only, (bool, np.bool_)):
+                raise ValueError(f"changed_only must be True or False, got {changed_only!r}")
+            only = self.changed_only if changed_only is None else bool(changed_only)
+            if only and not self.changed:
+                raise ValueError("changed_only: the combination changes no image's answer here")
+            if only and index is not None and index not in self.changed:
+                raise ValueError(f"index: image {index} is not one whose answer the combination "
+                                 "changed (set changed_only=False to see it)")
+        except ValueError as err:
+            self.error = str(err)
             return self
-        self.error = ""
-        self.index = self.index if index is None else int(index)
-        i = self.index
-        from kdlab.inference import expand_specialist
-
-        rows, names = [self.p_general[i]], ["generalist"]
-        for m in np.flatnonzero(self.active[i]):
-            subset, probs = self.specialists[m]
-            rows.append(expand_specialist(probs[i], subset, self.q[i]))
-            names.append(f"specialist {m}")
-        rows.append(self.q[i])
-        names.append("combined q")
-        self.rows, self.row_names = np.array(rows), names
-        with _quiet(self):
-            self.slider.value = i
-        self._draw()
+        with self.hold_sync():
+            if only and index is None and self.index not in self.changed:
+                index = self._nearest(self.index, self.changed)
+            self.changed_only = only
+            if enabled is not None:
+                self.enabled = enabled
+            if index is not None:
+                self.index = index
+            self.error = ""
         return self
 
-    def _draw(self):
-        from kdlab.plots import plot_probs
+    def _recompute(self, change=None):
+        """q (kl_inference), consulted, rows and row_names for the image shown."""
+        from kdlab.inference import active_specialists, expand_specialist, kl_inference
 
         i = self.index
-        truth = None if self.labels is None else int(self.labels[i])
-        self.figure.clear()
-        ax = self.figure.add_subplot()
-        plot_probs(self.rows, self.class_names, ax=ax, labels=self.row_names, highlight=truth,
-                   title=f"example {i}: {len(self.row_names) - 2} active specialist(s)")
-
-        def name(c):
-            return self.class_names[c] if self.class_names else str(c)
-
-        said = f"generalist says {name(int(self.p_general[i].argmax()))}, combined says " \
-               f"{name(int(self.q[i].argmax()))}"
-        if truth is not None:
-            said += f"; true class {name(truth)}"
-        self.status.value = html.escape(said)
-        self._publish()
-
-    def _on_change(self, _change):
-        if not self._syncing:
-            self.update(self.slider.value)
+        if not 0 <= i < len(self.p) or len(self.enabled) != len(self.subsets):
+            self.error = f"index must be an int in [0, {len(self.p)}), got {i}"
+            return
+        p = np.array(self.p[i:i + 1])
+        on = [m for m, e in enumerate(self.enabled) if e]
+        mine = [(np.array(self.subsets[m]), np.array(self.probs[m][i:i + 1])) for m in on]
+        #: the combined distribution of the image shown, with the specialists enabled
+        self.q = kl_inference(p, mine, n_top=self.n_top)[0]
+        active = active_specialists(p, mine, n_top=self.n_top)[0] if mine else []
+        #: the specialists that took part: enabled, and active for this image
+        self.consulted = [m for m, a in zip(on, active, strict=True) if a]
+        rows, row_names = [p[0]], ["generalist"]
+        for m in self.consulted:
+            rows.append(expand_specialist(self.probs[m][i], self.subsets[m], self.q))
+            row_names.append(f"specialist {m}")
+        self.rows = np.array([*rows, self.q])
+        self.row_names = [*row_names, "combined q"]
 
 
-def inference_explorer(p_general, specialists, q, class_names=None, labels=None):
-    """An example slider over precomputed KL inference: generalist, active specialists, q.
+def inference_explorer(p_general, specialists, class_names=None, labels=None, ids=None, n_top=1,
+                       index=0, changed_only=False, enabled=None):
+    """Step through images and see their KL inference: generalist, specialists, combined q.
 
     Parameters
     ----------
     p_general : array (N, C)
-        The generalist's probabilities.
+        The generalist's probabilities for ``N`` images.
     specialists : list of (subset, probs (N, k + 1))
         As for :func:`kdlab.inference.kl_inference`.
-    q : array (N, C)
-        Its result.
     class_names : sequence of str, optional
     labels : array (N,), optional
         True classes (marked with a grey band).
+    ids : array (N,) of int, optional
+        The number shown for each image (e.g. its index in the test set; default 0 .. N-1).
+    n_top : int, default 1
+        How many of the generalist's top classes decide which specialists are consulted.
+    index : int, default 0
+        The image shown first (a row of ``p_general``).
+    changed_only : bool, default False
+        Step only through the images whose answer the combination (all specialists) changes.
+    enabled : sequence of bool, optional
+        Which specialists may take part (default: all).
 
     Returns
     -------
     InferenceExplorer
+        An ``anywidget.AnyWidget``, live in JupyterLab and on the website (no kernel needed
+        there); ``.q`` is the combined distribution of the image shown (by
+        :func:`~kdlab.inference.kl_inference`), ``.consulted`` the specialists that took part.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from kdlab.inference import kl_inference
     >>> p_g = np.array([[0.5, 0.3, 0.2]])
     >>> specs = [([0, 1], np.array([[0.2, 0.7, 0.1]]))]
-    >>> w = inference_explorer(p_g, specs, kl_inference(p_g, specs))
-    >>> w.row_names
-    ['generalist', 'specialist 0', 'combined q']
+    >>> w = inference_explorer(p_g, specs)
+    >>> w.row_names, w.q.round(3).tolist()
+    (['generalist', 'specialist 0', 'combined q'], [0.35, 0.5, 0.15])
+    >>> w.update(enabled=[False]).q.tolist()  # no specialist: the generalist's own
+    [0.5, 0.3, 0.2]
 
     See notebook 05.
     """
-    return InferenceExplorer(p_general, specialists, q, class_names=class_names, labels=labels)
+    return InferenceExplorer(p_general, specialists, class_names=class_names, labels=labels,
+                             ids=ids, n_top=n_top, index=index, changed_only=changed_only,
+                             enabled=enabled)
 
 
 # --- chapter 06 ----------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ own download. Screenshots are saved in ``test-artifacts/`` (git-ignored) for a p
   drawn in the browser, answers a drag of its T slider, and the kernel reads the new T.
 - The website (built once per session, see ``book_site`` in conftest.py): every chapter page
   loads with no failed request, no console error and no request to another host; its maths is
-  typeset, its figures are drawn, and its kernel-free twin answers its slider and buttons;
-  chapter 01's temperature explorer is live there, with no kernel.
+  typeset, its figures are drawn, and every explorer is live there with no kernel: moving
+  its first control redraws it (chapters 01 and 02: the values drawn checked against numpy).
   On every page, once MathJax has typeset it, no raw TeX delimiter is left in its prose.
 """
 
@@ -64,12 +64,6 @@ def pages() -> list[str]:
 def chapters() -> list[str]:
     """The chapter notebooks named in book/_toc.yml, as paths without suffix."""
     return [name for name in pages() if name.startswith("notebooks/")]
-
-
-def chapters_with_twins() -> list[str]:
-    """The chapters whose notebook draws a kernel-free twin (``kdlab.static.scrubber``): those
-    whose explorer is not yet drawn in the browser (chapter 01's is, and chapter 07 has none)."""
-    return [c for c in chapters() if "scrubber(" in (ROOT / f"{c}.ipynb").read_text()]
 
 
 def shot(page_or_element, name: str) -> None:
@@ -320,12 +314,6 @@ def site_url(book_site):
         thread.join(timeout=10)
 
 
-# Chapters whose explorer has no kernel-free twin yet. Their twin test is expected to fail
-# (strictly: once the chapter has its twin, the test passes, fails as "XPASS", and the chapter
-# must leave this set).
-TWIN_PENDING: set[str] = set()
-
-
 def open_chapter(page, site_url: str, chapter: str) -> None:
     """Load a chapter page and wait until its maths is typeset and the network is quiet."""
     page.goto(f"{site_url}/{chapter}.html", wait_until="load")
@@ -369,35 +357,75 @@ def test_chapter_page_loads_offline_with_maths_figures_and_widgets(site_url, pag
     assert_nothing_went_wrong(page, name)
 
 
-@pytest.mark.parametrize("chapter", [
-    pytest.param(c, marks=pytest.mark.xfail(
-        strict=True, reason="no kernel-free twin yet: add one with kdlab.static.scrubber"))
-    if c in TWIN_PENDING else c for c in chapters_with_twins()])
-def test_chapter_twin_answers_its_slider_and_buttons(site_url, page, chapter):
-    name = Path(chapter).name
-    open_chapter(page, site_url, chapter)
-    twins = page.locator(".cell_output .animation")
-    assert twins.count() >= 1, f"{name}: no kernel-free twin (kdlab.static.scrubber)"
-    twin = twins.first
-    frame, slider = twin.locator("img"), twin.locator("input.anim-slider")
-    twin.scroll_into_view_if_needed()
-    last = int(slider.get_attribute("max"))
-    assert last >= 1, f"{name}: the twin has a single frame"
-    assert frame.evaluate("i => i.complete && i.naturalWidth > 0")
-    seen = {frame.get_attribute("src")}
+def explorer_calls(chapter: str) -> int:
+    """How many explorers a chapter builds: calls of kdlab.widgets' ``*_explorer`` in its code."""
+    cells = json.loads((ROOT / f"{chapter}.ipynb").read_text())["cells"]
+    return sum(len(re.findall(r"\b\w+_explorer\(", "".join(c["source"])))
+               for c in cells if c["cell_type"] == "code")
 
-    slider.focus()
-    slider.press("End")  # a person on the keyboard: the slider's last value
-    wait_until(lambda: slider.input_value() == str(last), 5, "the slider to move")
-    assert frame.get_attribute("src") not in seen, f"{name}: the slider did not change the frame"
-    seen.add(frame.get_attribute("src"))
-    twin.locator('button[title="First frame"]').click()
-    assert slider.input_value() == "0"
-    twin.locator('button[title="Next frame"]').click()
-    assert slider.input_value() == "1"
-    assert frame.get_attribute("src") not in seen, f"{name}: the buttons did not change the frame"
-    assert frame.evaluate("i => i.complete && i.naturalWidth > 0")
-    shot(twin, f"site-{name}-twin")
+
+def explorer_chapters() -> list[str]:
+    """The chapters that show an explorer."""
+    return [c for c in chapters() if explorer_calls(c)]
+
+
+# Each explorer view on a page: its first control moved as a person would (a range slider to
+# its end with the keyboard, else the last option of a select, else a click on a button), and
+# the markup of its drawing (SVG or canvas pixels) before and after.
+MOVE_FIRST_CONTROL = r"""async (view) => {
+    const drawing = () => [...view.querySelectorAll("svg")].map((s) => s.outerHTML).join("")
+        + [...view.querySelectorAll("canvas")].map((c) => c.toDataURL()).join("");
+    const before = drawing();
+    const range = view.querySelector('input[type="range"]');
+    const select = view.querySelector("select");
+    const button = view.querySelector("button");
+    let control;
+    if (range) {
+        control = "range";
+        range.value = range.value === range.max ? range.min : range.max;
+        range.dispatchEvent(new Event("input", { bubbles: true }));
+        range.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (select && select.options.length > 1) {
+        control = "select";
+        select.selectedIndex = select.selectedIndex === select.options.length - 1 ? 0
+            : select.options.length - 1;
+        select.dispatchEvent(new Event("input", { bubbles: true }));
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (button) {
+        control = "button";
+        button.click();
+    } else {
+        return { control: null, changed: false };
+    }
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+    return { control, changed: drawing() !== before, hasDrawing: before.length > 0 };
+}"""
+
+
+@pytest.mark.parametrize("chapter", explorer_chapters())
+def test_every_explorer_is_live_on_the_website_without_a_kernel(site_url, page, chapter):
+    """Each chapter's explorers on the website, drawn in the browser from the saved widget
+    state: moving a control redraws the view, with no kernel behind the page, no console error
+    and no request to another host; the latency probe hears the move."""
+    name = Path(chapter).name
+    page.add_init_script("globalThis.__kdlabLatency = []")
+    open_chapter(page, site_url, chapter)
+    views = page.locator(".cell_output .kdlab-explorer")
+    views.first.wait_for(timeout=30_000)
+    n = views.count()
+    assert n == explorer_calls(chapter), f"{name}: {n} live explorers drawn, " \
+        f"{explorer_calls(chapter)} built by the notebook"
+    for i in range(n):
+        view = views.nth(i)
+        view.scroll_into_view_if_needed()
+        view.locator("svg, canvas").first.wait_for(timeout=30_000)
+        moved = view.evaluate(MOVE_FIRST_CONTROL)
+        assert moved["control"], f"{name}: explorer {i} has no control"
+        assert moved["hasDrawing"] and moved["changed"], \
+            f"{name}: explorer {i}: moving its {moved['control']} did not redraw it"
+        shot(view, f"site-{name}-explorer-{i}-live")
+    latency = page.evaluate("globalThis.__kdlabLatency")
+    assert len(latency) >= n, f"{name}: the latency probe heard {len(latency)} of {n} moves"
     assert_nothing_went_wrong(page, name)
 
 
