@@ -1,4 +1,4 @@
-"""Chapter 04: the confusion matrix of a specialist (the explorer: test_specialist_explorer.py)."""
+"""A specialist's confusion matrix, dustbin included (explorer: test_specialist_explorer.py)."""
 
 from __future__ import annotations
 

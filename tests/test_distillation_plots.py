@@ -1,4 +1,4 @@
-"""Chapter 02 plots (errors, (alpha, T) grid, bias shifts), read back from the Axes.
+"""The plots of chapter 02's results (errors, (alpha, T) grid, bias shifts), from the Axes.
 
 Chapter 02's explorers, drawn in the browser: tests/test_soft_target_explorers.py.
 """

@@ -1,4 +1,4 @@
-"""Chapter 03's plot: a matrix reordered by clusters (its explorer: test_cluster_explorer.py)."""
+"""A matrix reordered by clusters, drawn (its explorer: test_cluster_explorer.py)."""
 
 from __future__ import annotations
 

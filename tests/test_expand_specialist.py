@@ -1,4 +1,4 @@
-"""Chapter 05: a specialist drawn on all classes (the explorer: test_inference_explorer.py)."""
+"""A specialist's opinion spread over all classes (the explorer: test_inference_explorer.py)."""
 
 from __future__ import annotations
 
