@@ -77,7 +77,8 @@ from threadpoolctl import threadpool_limits
 from kdlab.validate import check_int, check_real, check_subset
 
 __all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
-           "dustbin_fold", "expand_specialist", "kl_inference", "kl_objective"]
+           "dustbin_fold", "expand_specialist", "kl_inference", "kl_objective",
+           "stratum_name"]
 
 #: The solvers of :func:`kl_inference`.
 METHODS = ("em", "gradient")
@@ -736,6 +737,20 @@ def covering_counts(y, subsets, active=None) -> np.ndarray:
                              f"{mask.shape}")
         covers &= mask
     return covers.sum(axis=1)
+
+
+def stratum_name(stratum) -> str:
+    """How the course names a stratum of :func:`accuracy_by_covering`'s rows.
+
+    Examples
+    --------
+    >>> stratum_name(None), stratum_name((0.5, 0.9))
+    ('all images', 'confidence 0.5 to 0.9')
+    """
+    if stratum is None:
+        return "all images"
+    lo, hi = stratum
+    return f"confidence {lo:g} to {hi:g}"
 
 
 def accuracy_by_covering(y, p_general, q, covering, confidence_edges=None) -> list[dict]:

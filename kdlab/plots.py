@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from kdlab.inference import stratum_name
 from kdlab.temperature import entropy, softmax_t
 
 __all__ = [
@@ -675,13 +676,6 @@ def plot_by_seed(series, labels=None, ax=None, title=None, ylabel="test accuracy
     return ax
 
 
-def _stratum_name(stratum) -> str:
-    if stratum is None:
-        return "all images"
-    lo, hi = stratum
-    return f"confidence {lo:g}-{hi:g}"
-
-
 def plot_gain_by_covering(rows, ax=None, title=None):
     """The paper's Table 4 as bars: the relative change in correct answers by the number of
     specialists covering the correct class, every bucket drawn and labelled with its count.
@@ -716,7 +710,7 @@ def plot_gain_by_covering(rows, ax=None, title=None):
         pos = np.array(buckets) - 0.4 + width * (k + 0.5)
         heights = [100 * mine[b]["relative_change"] if b in mine and mine[b]["n"]
                    and np.isfinite(mine[b]["relative_change"]) else 0.0 for b in buckets]
-        ax.bar(pos, heights, width * 0.9, color=f"C{k}", label=_stratum_name(stratum))
+        ax.bar(pos, heights, width * 0.9, color=f"C{k}", label=stratum_name(stratum))
         for x, b, h in zip(pos, buckets, heights, strict=True):
             r = mine.get(b)
             n = 0 if r is None else int(r["n"])

@@ -28,7 +28,7 @@ def test_gain_by_covering_draws_every_bucket_of_every_stratum_with_its_count():
     expected = sorted(round(100 * r["relative_change"], 6) if r["n"] else 0.0 for r in rows)
     assert drawn == expected
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
-        "all images", "confidence 0-0.5", "confidence 0.5-1"]
+        "all images", "confidence 0 to 0.5", "confidence 0.5 to 1"]
 
 
 def test_gain_by_covering_marks_an_undefined_change():
