@@ -234,15 +234,11 @@ function render({ model, el }) {
       + `(${model.get("y").length} examples);  nearest measured: α = ${fmtG(alphas[ci])}, `
       + `T = ${fmtG(temps[cj])}: ${fmtG(value, 6)} test errors${refs}`;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
     const hint = alpha === 1 ? "α = 1: soft targets alone, no labels (no hard term)"
       : alpha === 0 ? "α = 0: the labels alone, no teacher (no soft term)"
         : "above 1 the teacher's soft targets pull harder than the labels";
-    status.textContent = error || hint;
-    if (state.event) {
-      recordLatency("alpha_temperature", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error, hint);
+    answered("alpha_temperature", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

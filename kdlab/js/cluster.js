@@ -140,8 +140,7 @@ function render({ model, el }) {
     const K = Math.min(Math.max(model.get("n_clusters"), 1), d.k_max);
     const labels = model.get("partitions")[d.name]?.[method]?.[K - 1];
     if (!labels) { // a state Python rejected (its error says why): keep the last view
-      status.classList.add("kdlab-error");
-      status.textContent = model.get("error") || `no partition for ${method}, K = ${K}`;
+      showStatus(status, model.get("error") || `no partition for ${method}, K = ${K}`);
       return;
     }
     const groups = groupsOf(labels);
@@ -183,12 +182,8 @@ function render({ model, el }) {
     readoutK.textContent = String(K);
     readoutK.dataset.k = K;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error;
-    if (state.event) {
-      recordLatency("cluster", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error);
+    answered("cluster", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

@@ -118,6 +118,33 @@ function parseLogits(text, n) {
 }
 
 /**
+ * A class's name as SVG text (class "kdlab-name", more attributes in `attrs`), cut to `max`
+ * characters with "…" if longer; the whole name in its tooltip.
+ */
+function nameLabel(name, attrs, max) {
+  const label = s("text", { class: "kdlab-name", ...attrs },
+    name.length > max ? name.slice(0, max - 1) + "…" : name);
+  label.append(s("title", {}, name));
+  return label;
+}
+
+/** Show `error` in a view's status line (in red), or else `note`. */
+function showStatus(status, error, note = "") {
+  status.classList.toggle("kdlab-error", !!error);
+  status.textContent = error || note;
+}
+
+/**
+ * At the end of a redraw: the input event that caused it (kept in `state` by modelChanger), if
+ * any, is answered; its latency is recorded once for `explorer`.
+ */
+function answered(explorer, state) {
+  if (!state.event) return;
+  recordLatency(explorer, state.control, state.event);
+  state.event = null;
+}
+
+/**
  * Latency probe for benchmarks/ and tests/: when the page has set
  * `globalThis.__kdlabLatency = []`, each update caused by an input event appends
  * {explorer, control, dom, frame}: milliseconds from the event to the view's DOM being

@@ -249,10 +249,8 @@ function render({ model, el }) {
     const axis = s("g", { class: "kdlab-axis" }, ...classNames.map((name, c) => {
       const width = (W - PANEL.left - PANEL.right) / C;
       const x = PANEL.left + (c + 0.5) * width;
-      const text = s("text", { class: "kdlab-name", x, y: height + 6, "text-anchor": "end",
-        transform: `rotate(-35 ${x} ${height + 6})` },
-      name.length > 12 ? name.slice(0, 11) + "…" : name);
-      text.append(s("title", {}, name));
+      const text = nameLabel(name, { x, y: height + 6, "text-anchor": "end",
+        transform: `rotate(-35 ${x} ${height + 6})` }, 12);
       return text;
     }));
     svg.setAttribute("viewBox", `0 0 ${W} ${height + 60}`);
@@ -270,12 +268,8 @@ function render({ model, el }) {
       + (general === combined ? "" : " — the combination changed the answer");
     const error = model.get("error") || (r.converged ? ""
       : `EM did not converge in ${KL.maxIter} steps (kl_inference(method="gradient") would)`);
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error;
-    if (state.event) {
-      recordLatency("inference", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error);
+    answered("inference", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

@@ -87,9 +87,7 @@ function render({ model, el }) {
         width: width * 0.36 });
       const chosen = s("rect", { class: "kdlab-grad-mistake", x: x + width * 0.52,
         width: width * 0.36 });
-      const label = s("text", { class: "kdlab-name", x: x + width / 2, y: H - 6,
-        "text-anchor": "middle" }, name.length > 11 ? name.slice(0, 10) + "…" : name);
-      label.append(s("title", {}, name));
+      const label = nameLabel(name, { x: x + width / 2, y: H - 6, "text-anchor": "middle" }, 11);
       group.append(correct, chosen, label);
       svg.append(group);
       return { group, correct, chosen, label };
@@ -151,12 +149,8 @@ function render({ model, el }) {
     readout.textContent = `‖∇ ${mistake}‖ / ‖∇ correct‖ = ${fmtG(r.ratio)};  soft:hard balance `
       + `‖α∇soft‖ / ‖(1−α)∇hard‖ = ${fmtB(r.balance)} (correct loss: ${fmtB(r.correctBalance)})`;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error || (option ? option[2] : "");
-    if (state.event) {
-      recordLatency("mistakes", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error, (option ? option[2] : ""));
+    answered("mistakes", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

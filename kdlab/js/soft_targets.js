@@ -96,9 +96,7 @@ function render({ model, el }) {
         x: x + width * (student ? 0.1 : 0.15), width: width * (student ? 0.4 : 0.7) });
       const pupil = s("rect", { class: "kdlab-bar kdlab-student", x: x + width * 0.5,
         width: width * 0.4 });
-      const label = s("text", { class: "kdlab-name", x: x + width / 2, y: H - 8,
-        "text-anchor": "middle" }, name.length > 10 ? name.slice(0, 9) + "…" : name);
-      label.append(s("title", {}, name));
+      const label = nameLabel(name, { x: x + width / 2, y: H - 8, "text-anchor": "middle" }, 10);
       group.append(truth, teacher, label);
       if (student) group.append(pupil);
       svg.append(group);
@@ -182,12 +180,8 @@ function render({ model, el }) {
     }
     readout.textContent = text;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error || "grey band: the true class";
-    if (state.event) {
-      recordLatency("soft_targets", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error, "grey band: the true class");
+    answered("soft_targets", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

@@ -119,8 +119,7 @@ function render({ model, el }) {
   function draw() {
     const T = model.get("T");
     if (!(T > 0 && Number.isFinite(T))) { // a T Python rejected (its error says why)
-      status.classList.add("kdlab-error");
-      status.textContent = model.get("error") || `T must be a positive finite number, got ${T}`;
+      showStatus(status, model.get("error") || `T must be a positive finite number, got ${T}`);
       return;
     }
     const points = model.get("points");
@@ -143,12 +142,8 @@ function render({ model, el }) {
     readout.textContent = `mean entropy of the assignments: ${H_.toFixed(3)} nats `
       + `(0: hard K-means; log ${K} = ${Math.log(K).toFixed(3)}: uniform)`;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error;
-    if (state.event) {
-      recordLatency("soft k-means", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error);
+    answered("soft k-means", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

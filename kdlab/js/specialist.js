@@ -67,13 +67,10 @@ function render({ model, el }) {
       s("text", { x: 12, y: GRID.top + size / 2, "text-anchor": "middle",
         transform: `rotate(-90 12 ${GRID.top + size / 2})` }, "true class"),
     );
-    const short = (name) => (name.length > 16 ? name.slice(0, 15) + "…" : name);
     cells = labels.map((rowName, i) => {
       const y = GRID.top + i * side;
-      const label = s("text", { class: "kdlab-name", x: GRID.left - 6, y: y + side / 2 + 4,
-        "text-anchor": "end" }, short(rowName));
-      label.append(s("title", {}, rowName));
-      grid.append(label);
+      grid.append(nameLabel(rowName, { x: GRID.left - 6, y: y + side / 2 + 4,
+        "text-anchor": "end" }, 16));
       return labels.map((_, j) => {
         const x = GRID.left + j * side;
         const rect = s("rect", { class: "kdlab-cell", x, y, width: side, height: side,
@@ -86,10 +83,8 @@ function render({ model, el }) {
     });
     labels.forEach((name, j) => {
       const x = GRID.left + (j + 0.5) * side;
-      const label = s("text", { class: "kdlab-name", x, y: GRID.top - 8, "text-anchor": "start",
-        transform: `rotate(-30 ${x} ${GRID.top - 8})` }, short(name));
-      label.append(s("title", {}, name));
-      grid.append(label);
+      grid.append(nameLabel(name, { x, y: GRID.top - 8, "text-anchor": "start",
+        transform: `rotate(-30 ${x} ${GRID.top - 8})` }, 16));
     });
     const edge = GRID.top + (n - 1) * side; // the dustbin's row and column, set apart
     const left = GRID.left + (n - 1) * side;
@@ -152,12 +147,8 @@ function render({ model, el }) {
         + `classes: ${fmtF(100 * r.other, 1)}%)`;
     }
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error;
-    if (state.event) {
-      recordLatency("specialist", state.control, state.event);
-      state.event = null;
-    }
+    showStatus(status, error);
+    answered("specialist", state);
   }
 
   // --- input: each handler changes the model; the model's change events redraw --------------

@@ -66,11 +66,8 @@ function render({ model, el }) {
       });
       const bar = s("rect", { class: "kdlab-bar", x: x + width * 0.15, width: width * 0.7 });
       const value = s("text", { class: "kdlab-value", x: x + width / 2, "text-anchor": "middle" });
-      const label = s("text", {
-        class: "kdlab-name", x: x + width / 2, y: PLOT.top + PLOT.height + 16,
-        "text-anchor": "middle",
-      }, name.length > 11 ? name.slice(0, 10) + "…" : name);
-      label.append(s("title", {}, name));
+      const label = nameLabel(name, {
+        x: x + width / 2, y: PLOT.top + PLOT.height + 16, "text-anchor": "middle" }, 11);
       const logit = s("text", {
         class: "kdlab-logit", x: x + width / 2, y: PLOT.top + PLOT.height + 32,
         "text-anchor": "middle",
@@ -139,9 +136,8 @@ function render({ model, el }) {
     readout.textContent = state.pendingT === null ? fmtG(T) : `${fmtG(T)} → ${fmtG(state.pendingT)}`;
     readout.dataset.t = T;
     const error = model.get("error");
-    status.classList.toggle("kdlab-error", !!error);
-    status.textContent = error ||
-      `T = ${fmtG(T, 4)}; largest p = ${p[top].toFixed(3)} (${names()[top]})`;
+    showStatus(status, error,
+      `T = ${fmtG(T, 4)}; largest p = ${p[top].toFixed(3)} (${names()[top]})`);
     if (!state.typing) {
       const parsed = parseLogits(text.value, k);
       const same = parsed.values && parsed.values.every((v, i) => Math.abs(v - z[i]) <= 5e-3);
@@ -151,10 +147,7 @@ function render({ model, el }) {
     predict.checked = model.get("mode") === "predict";
     el.classList.toggle("kdlab-predicting", predict.checked);
     drawPrompt();
-    if (state.event) {
-      recordLatency("temperature", state.control, state.event);
-      state.event = null;
-    }
+    answered("temperature", state);
   }
 
   function drawPrompt() {
