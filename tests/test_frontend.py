@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import urllib.request
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -54,6 +55,24 @@ def test_the_kernel_free_page_holds_the_state_and_module_of_each_explorer():
         assert f'src="s/{name}"' in page
     assert frontend.anywidget_amd().read_text().rstrip().endswith(
         'define(["@jupyter-widgets/base"], widget_default);')
+
+
+def test_the_kernel_free_site_is_served_on_127_0_0_1_until_the_block_ends(tmp_path):
+    static = tmp_path / "static"  # the website's widget scripts, stand-ins
+    for name in frontend.SITE_SCRIPTS:
+        (static / name).parent.mkdir(parents=True, exist_ok=True)
+        (static / name).write_text(f"// {name}")
+    explorer = temperature_explorer(Z, NAMES)
+    local = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
+    with frontend.serve_kernel_free_site(tmp_path / "site", explorer, static_from=static) as url:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/index.html")
+        with local.open(url, timeout=10) as response:
+            assert response.read().decode() == frontend.kernel_free_page(explorer)
+        script = url.replace("index.html", "_static/kdlab-widgets.js")
+        with local.open(script, timeout=10) as response:
+            assert response.read().decode() == "// kdlab-widgets.js"
+    with pytest.raises(OSError):  # stopped: the port is closed
+        local.open(url, timeout=10)
 
 
 # --- in Chromium ---------------------------------------------------------------------------------
