@@ -8,7 +8,7 @@ PNG in the same run (what any full redraw costs at least). The temperature explo
 the browser: its `update` only recomputes the values Python reads.
 
 Browser side (explorers drawn in the browser, `kdlab.frontend`). Each one is shown on a page
-without a kernel, as the website shows it (`kernel_free_page`), in Debian's Chromium driven by
+without a kernel, as the website shows it (`serve_kernel_free_site`), in Debian's Chromium driven by
 Playwright; a control is moved by a real mouse drag (or real clicks), and the latency probe
 (kdlab/js/common.js) records, for each input event, the time to the updated DOM and to the
 first frame after it (a select is moved by its keyboard arrows). Median and worst, and the
@@ -18,14 +18,11 @@ book's vendored scripts are missing.
 
 from __future__ import annotations
 
-import functools
 import io
 import os
 import statistics
 import tempfile
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import matplotlib
@@ -103,11 +100,6 @@ CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
 STATIC = Path(__file__).resolve().parents[1] / "book" / "_static"
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no line per request
-        pass
-
-
 def _drag(page, locator, start, end, steps):
     """A real mouse drag from ``start`` to ``end`` ((dx, dy) inside ``locator``'s box)."""
     box = locator.bounding_box()
@@ -127,7 +119,7 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
         return (f"Browser side: skipped (needs Debian's Chromium at {CHROMIUM} and "
                 "`bash book/fetch_assets.sh`).")
     from kdlab.covariance import correlation_from_covariance, prediction_covariance
-    from kdlab.frontend import write_kernel_free_site
+    from kdlab.frontend import serve_kernel_free_site
     from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
     from kdlab.widgets import ClusterExplorer, SoftKMeansExplorer
 
@@ -146,17 +138,16 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
     rows = ["| explorer (control moved), browser, no kernel | events | to DOM: median, ms | "
             "worst, ms | to next frame: median, ms | worst, ms | frame median / 50 ms goal |",
             "|---|---:|---:|---:|---:|---:|---:|"]
-    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
-        write_kernel_free_site(folder, explorer, clusters, soft, *_chapter_02_explorers(rng, names),
-                               *more, static_from=STATIC)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(
-            _QuietHandler, directory=folder))  # served over HTTP, as the website is
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+    with (tempfile.TemporaryDirectory() as folder,
+          serve_kernel_free_site(folder, explorer, clusters, soft,  # over HTTP, as the website
+                                 *_chapter_02_explorers(rng, names), *more,
+                                 static_from=STATIC) as url,
+          sync_playwright() as playwright):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
             page = browser.new_page(viewport={"width": 1000, "height": 800})
             page.add_init_script("globalThis.__kdlabLatency = []")
-            page.goto(f"http://127.0.0.1:{server.server_port}/index.html", wait_until="load")
+            page.goto(url, wait_until="load")
             root = page.locator(".kdlab-temperature")
             root.locator(".kdlab-bar").first.wait_for(timeout=60_000)
             slider = root.locator(".kdlab-T")
@@ -208,8 +199,6 @@ def browser_latency(rng: np.random.Generator, n_updates: int = N_UPDATES) -> str
                             f"{med / GOAL_MS:.2f}× |")
         finally:
             browser.close()
-            server.shutdown()
-            server.server_close()
     return "\n".join(rows)
 
 

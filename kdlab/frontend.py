@@ -10,23 +10,29 @@ The same module runs on the website, where there is no kernel: executing a noteb
 widget's state, the module included, in the page, and the ipywidgets HTML manager (vendored in
 ``book/_static/vendor/``) renders it with anywidget's own front end, which the book build copies
 from the installed ``anywidget`` package (:func:`anywidget_amd`). Nothing comes from a CDN.
-:func:`kernel_free_page` writes such a page for any explorers, for tests and benchmarks.
+:func:`kernel_free_page` writes such a page for any explorers, for tests and benchmarks, and
+:func:`serve_kernel_free_site` serves it on 127.0.0.1 for a browser to open.
 
 See docs/architecture.md ("An explorer").
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import html
 import importlib.util
 import json
 import shutil
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anywidget
 
 __all__ = ["BrowserExplorer", "esm", "css", "anywidget_amd", "kernel_free_page",
-           "write_kernel_free_site"]
+           "write_kernel_free_site", "serve_folder", "serve_kernel_free_site"]
 
 JS = Path(__file__).with_name("js")
 
@@ -122,3 +128,68 @@ def write_kernel_free_site(folder, *explorers, static_from) -> Path:
     page = Path(folder) / "index.html"
     page.write_text(kernel_free_page(*explorers, static="_static"))
     return page
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder) -> Iterator[str]:
+    """Serve ``folder`` over HTTP on 127.0.0.1, as a web server serves the website.
+
+    Python's ``http.server``, quiet, on a free port, in a daemon thread; stopped (shut down,
+    its socket closed, its thread joined) when the ``with`` block ends.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        The folder to serve, its files at the root of the URL.
+
+    Yields
+    ------
+    str
+        The root URL, ``http://127.0.0.1:PORT`` (no trailing slash).
+    """
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def serve_kernel_free_site(folder, *explorers, static_from) -> Iterator[str]:
+    """Show ``explorers`` on a page without a kernel, served on 127.0.0.1 for a browser.
+
+    The page and its scripts are written into ``folder`` (:func:`write_kernel_free_site`), then
+    the folder is served (:func:`serve_folder`) until the ``with`` block ends.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Where to write the page and its scripts (created if missing).
+    *explorers : ipywidgets.Widget
+        The widgets to show, one after another.
+    static_from : str or pathlib.Path
+        The website's static folder, ``book/_static`` (after ``bash book/fetch_assets.sh``).
+
+    Yields
+    ------
+    str
+        The page's URL, ``http://127.0.0.1:PORT/index.html``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Where ``static_from`` lacks the website's widget scripts.
+    """
+    write_kernel_free_site(folder, *explorers, static_from=static_from)
+    with serve_folder(folder) as root:
+        yield f"{root}/index.html"

@@ -1,13 +1,81 @@
-"""What the browser tests share: Debian's Chromium, and a person dragging an explorer's slider."""
+"""What the browser tests share: Debian's Chromium, a page opened in it with every problem
+counted, and a person dragging an explorer's slider.
+
+A kernel-free page of explorers (as the website shows them) is served by
+:func:`kdlab.frontend.serve_kernel_free_site` and opened here with :func:`opened`, in the
+``browser`` fixture of conftest.py.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
 
 #: Debian's Chromium, which Playwright drives (``apt-get install chromium``).
 CHROMIUM = Path(os.environ.get("KDLAB_CHROMIUM", "/usr/bin/chromium"))
+#: The website's static folder, with its offline scripts (``bash book/fetch_assets.sh``).
+STATIC = Path(__file__).resolve().parents[1] / "book" / "_static"
+
+
+def browser_test(test):
+    """Mark a browser test: skipped without Chromium or the book's vendored scripts."""
+    for mark in (
+        pytest.mark.browser,
+        pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Debian's Chromium is not installed "
+                           f"at {CHROMIUM}: apt-get install chromium"),
+        pytest.mark.skipif(
+            not (STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js").is_file(),
+            reason="the book's offline assets are missing: run `bash book/fetch_assets.sh`"),
+    ):
+        test = mark(test)
+    return test
+
+
+@contextlib.contextmanager
+def opened(browser, url, *ready, viewport=(1000, 900)):
+    """The page at ``url`` in a fresh context of ``browser`` (the ``browser`` fixture), with
+    the latency probe on, once the first element of each selector in ``ready`` is there.
+
+    Yields the page. Requests off the page's host are refused; afterwards asserts that there
+    was no console error, no uncaught exception, no failed request, no HTTP error and no
+    request to another host.
+    """
+    width, height = viewport
+    context = browser.new_context(viewport={"width": width, "height": height})
+    problems = []
+
+    def route(route):
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", None):
+            route.continue_()
+        else:
+            problems.append(f"remote: {route.request.url}")
+            route.abort()
+
+    try:
+        page = context.new_page()
+        page.route("**/*", route)
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        page.on("response", lambda r: r.status >= 400 and problems.append(
+            f"HTTP {r.status}: {r.url}"))
+        page.add_init_script("globalThis.__kdlabLatency = []")  # kdlab/js/common.js records
+        page.goto(url, wait_until="load")
+        for selector in ready:
+            page.locator(selector).first.wait_for(timeout=30_000)
+        yield page
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
+def latency_controls(page) -> set:
+    """The controls whose input events the page's latency probe recorded."""
+    return {entry["control"] for entry in page.evaluate("globalThis.__kdlabLatency")}
 
 
 def drag_T_slider(page, root, dx: float) -> None:
@@ -22,40 +90,3 @@ def drag_T_slider(page, root, dx: float) -> None:
     page.mouse.down()
     page.mouse.move(x + dx, y, steps=10)
     page.mouse.up()
-
-
-@contextlib.contextmanager
-def open_kernel_free(browser, folder, *explorers, static_from):
-    """The explorers on a page without a kernel, as the website shows them
-    (:func:`kdlab.frontend.write_kernel_free_site` into ``folder``), served on 127.0.0.1 and
-    opened in ``browser`` (the ``browser`` fixture) with the latency probe on. Yields
-    ``(page, problems)``: ``problems`` collects console errors, uncaught exceptions and any
-    request off the page's host (which is refused)."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-    from urllib.parse import urlsplit
-
-    from kdlab.frontend import write_kernel_free_site
-
-    class Quiet(SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    write_kernel_free_site(folder, *explorers, static_from=static_from)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    page = browser.new_page(viewport={"width": 1000, "height": 900})
-    problems = []
-    try:
-        page.add_init_script("globalThis.__kdlabLatency = []")
-        page.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
-                   in ("127.0.0.1", None) else (problems.append(r.request.url), r.abort()))
-        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-        page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
-        page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
-        yield page, problems
-    finally:
-        page.close()
-        server.shutdown()
-        server.server_close()

@@ -14,7 +14,6 @@ own download. Screenshots are saved in ``test-artifacts/`` (git-ignored) for a p
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -24,10 +23,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -35,6 +32,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from _chromium import CHROMIUM, drag_T_slider
+
+from kdlab.frontend import serve_folder
 
 yaml = pytest.importorskip("yaml")
 
@@ -294,24 +293,11 @@ def test_jupyterlab_runs_chapter_01_and_its_explorer_answers_in_the_browser(jupy
 # --- the website ----------------------------------------------------------------------------------
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no line per request in the test output
-        pass
-
-
 @pytest.fixture(scope="module")
 def site_url(book_site):
     """The built website served by Python's http.server on 127.0.0.1."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(book_site)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_folder(book_site) as url:
+        yield url
 
 
 def open_chapter(page, site_url: str, chapter: str) -> None:

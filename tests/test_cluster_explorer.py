@@ -9,19 +9,16 @@ kdlab.clustering.cluster_classes and with matplotlib's colour map.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from _chromium import CHROMIUM, open_kernel_free
+from _chromium import STATIC, browser_test, opened
 
+from kdlab import frontend
 from kdlab.clustering import METHODS, cluster_classes, cluster_order
 from kdlab.covariance import correlation_from_covariance, prediction_covariance
 from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
 from kdlab.widgets import ClusterExplorer, cluster_explorer
 
-ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "book" / "_static"
 TOY = np.array([[2.0, -1.0, 1.8, -1.0],
                 [-1.0, 2.0, -1.0, 1.7],
                 [1.8, -1.0, 2.0, -1.0],
@@ -111,22 +108,14 @@ def test_the_constructor_checks_its_arguments(matrices, kwargs, match):
 
 # --- in Chromium ---------------------------------------------------------------------------------
 
-VENDORED = STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js"
-browser_test = pytest.mark.skipif(
-    not CHROMIUM.is_file() or not VENDORED.is_file(),
-    reason="needs Debian's Chromium and the book's offline assets (bash book/fetch_assets.sh)")
-
-
 @pytest.fixture(scope="module")
 def view(browser, matrices, tmp_path_factory):
     """The explorer on a kernel-free page: (page, root); no console error, no request off-host."""
     explorer = cluster_explorer(matrices, n_clusters=3, k_max=8)
-    with open_kernel_free(browser, tmp_path_factory.mktemp("kernel-free-cluster"), explorer,
-                          static_from=STATIC) as (page, problems):
-        root = page.locator(".kdlab-cluster-explorer")
-        root.locator(".kdlab-cell").first.wait_for(timeout=30_000)
-        yield page, root
-        assert problems == []
+    with (frontend.serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-cluster"),
+                                          explorer, static_from=STATIC) as url,
+          opened(browser, url, ".kdlab-cluster-explorer .kdlab-cell") as page):
+        yield page, page.locator(".kdlab-cluster-explorer")
 
 
 def shown(root):

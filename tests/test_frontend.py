@@ -10,23 +10,19 @@ measured in benchmarks/bench_widgets.py.
 
 from __future__ import annotations
 
-import functools
 import json
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from _chromium import CHROMIUM, drag_T_slider
+from _chromium import STATIC, browser_test, drag_T_slider, opened
 
 from kdlab import frontend
 from kdlab.temperature import entropy, softmax_t
 from kdlab.widgets import parse_logits, temperature_explorer
 
 ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "book" / "_static"
 ARTIFACTS = ROOT / "test-artifacts"
 NAMES = ["cat", "dog", "car", "ship"]
 Z = np.array([2.0, 1.5, -1.0, 0.0])
@@ -56,72 +52,43 @@ def test_the_kernel_free_page_holds_the_state_and_module_of_each_explorer():
         'define(["@jupyter-widgets/base"], widget_default);')
 
 
+def test_the_kernel_free_site_is_served_on_127_0_0_1_until_the_block_ends(tmp_path):
+    static = tmp_path / "static"  # the website's widget scripts, stand-ins
+    for name in frontend.SITE_SCRIPTS:
+        (static / name).parent.mkdir(parents=True, exist_ok=True)
+        (static / name).write_text(f"// {name}")
+    explorer = temperature_explorer(Z, NAMES)
+    local = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: no proxy
+    with frontend.serve_kernel_free_site(tmp_path / "site", explorer, static_from=static) as url:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/index.html")
+        with local.open(url, timeout=10) as response:
+            assert response.read().decode() == frontend.kernel_free_page(explorer)
+        script = url.replace("index.html", "_static/kdlab-widgets.js")
+        with local.open(script, timeout=10) as response:
+            assert response.read().decode() == "// kdlab-widgets.js"
+    with pytest.raises(OSError):  # stopped: the port is closed
+        local.open(url, timeout=10)
+
+
 # --- in Chromium ---------------------------------------------------------------------------------
-
-browser_marks = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Debian's Chromium is not installed at "
-                       f"{CHROMIUM}: apt-get install chromium"),
-    pytest.mark.skipif(not (STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js").is_file(),
-                       reason="the book's offline assets are missing: run "
-                              "`bash book/fetch_assets.sh`"),
-]
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A kernel-free page with chapter 01's explorer, served on 127.0.0.1: (url, explorer)."""
-    folder = tmp_path_factory.mktemp("kernel-free")
     explorer = temperature_explorer(Z, NAMES, examples={"first": Z, "second": -Z})
-    frontend.write_kernel_free_site(folder, explorer, static_from=STATIC)
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/index.html", explorer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with frontend.serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free"), explorer,
+                                         static_from=STATIC) as url:
+        yield url, explorer
 
 
 @pytest.fixture
 def view(served, browser):
-    """The explorer's view in a fresh page, loaded with the latency probe on; the page records
-    console errors, failed requests and requests to other hosts (blocked)."""
+    """The explorer's view in a fresh page, loaded with the latency probe on; no console error,
+    failed request or request to another host (blocked) is allowed."""
     url, explorer = served
-    context = browser.new_context(viewport={"width": 1000, "height": 800})
-    try:
-        page = context.new_page()
-        page.problems, page.remote = [], []
-
-        def route(route):
-            if urlsplit(route.request.url).hostname in ("127.0.0.1", None):
-                route.continue_()
-            else:
-                page.remote.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", route)
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(f"uncaught: {e}"))
-        page.on("requestfailed", lambda r: page.problems.append(f"failed: {r.url}"))
-        page.on("response", lambda r: r.status >= 400 and page.problems.append(
-            f"HTTP {r.status}: {r.url}"))
-        page.add_init_script("globalThis.__kdlabLatency = []")
-        page.goto(url, wait_until="load")
-        root = page.locator(".kdlab-temperature")
-        root.locator("svg .kdlab-bar").first.wait_for(timeout=30_000)
-        yield page, root, explorer
-        assert page.remote == [] and page.problems == [], page.problems + page.remote
-    finally:
-        context.close()
+    with opened(browser, url, ".kdlab-temperature svg .kdlab-bar",
+                viewport=(1000, 800)) as page:
+        yield page, page.locator(".kdlab-temperature"), explorer
 
 
 def shown(root) -> np.ndarray:
@@ -157,14 +124,7 @@ def save_latency(page, name: str) -> list:
     return latency
 
 
-def _browser(test):
-    """Mark a test as a browser test, skipped without Chromium or the vendored scripts."""
-    for mark in browser_marks:
-        test = mark(test)
-    return test
-
-
-@_browser
+@browser_test
 def test_the_explorer_draws_softmax_at_T_and_its_entropy_without_a_kernel(view):
     page, root, explorer = view
     np.testing.assert_allclose(shown(root), softmax_t(Z, 1.0), rtol=1e-9)
@@ -179,7 +139,7 @@ def test_the_explorer_draws_softmax_at_T_and_its_entropy_without_a_kernel(view):
     root.screenshot(path=str(ARTIFACTS / "kernel-free-temperature.png"))
 
 
-@_browser
+@browser_test
 def test_dragging_the_T_slider_redraws_the_bars_and_the_entropy(view):
     page, root, explorer = view
     drag_T_slider(page, root, 120)
@@ -193,7 +153,7 @@ def test_dragging_the_T_slider_redraws_the_bars_and_the_entropy(view):
     assert {entry["control"] for entry in latency} == {"T"} and len(latency) >= 5
 
 
-@_browser
+@browser_test
 def test_dragging_a_bar_sets_that_class_s_probability_by_moving_only_its_logit(view):
     page, root, explorer = view
     column = root.locator('.kdlab-column[data-class="3"] .kdlab-hit')  # ship, p = 0.076
@@ -213,7 +173,7 @@ def test_dragging_a_bar_sets_that_class_s_probability_by_moving_only_its_logit(v
     assert {entry["control"] for entry in latency} == {"drag"} and len(latency) >= 5
 
 
-@_browser
+@browser_test
 def test_predict_then_reveal_waits_for_the_guess_then_shows_who_gained_most(view):
     page, root, explorer = view
     root.locator(".kdlab-predict-mode").check()
@@ -237,7 +197,7 @@ def test_predict_then_reveal_waits_for_the_guess_then_shows_who_gained_most(view
     root.screenshot(path=str(ARTIFACTS / "kernel-free-temperature-revealed.png"))
 
 
-@_browser
+@browser_test
 def test_typed_logits_and_examples_redraw_and_bad_text_is_reported(view):
     page, root, explorer = view
     text = root.locator(".kdlab-logits")

@@ -14,9 +14,9 @@ import json
 
 import numpy as np
 import pytest
-from _kernel_free import browser_test, latency_controls, opened, served
+from _chromium import STATIC, browser_test, latency_controls, opened
 
-from kdlab.frontend import BrowserExplorer
+from kdlab.frontend import BrowserExplorer, serve_kernel_free_site
 from kdlab.inference import active_specialists, dustbin_fold, expand_specialist, kl_inference
 from kdlab.widgets import InferenceExplorer, inference_explorer
 
@@ -140,15 +140,15 @@ def test_the_constructor_checks_its_arguments():
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kernel-free-inference")
-    with served(folder, explorer()) as address:
+    with serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-inference"),
+                                explorer(), static_from=STATIC) as address:
         yield address
 
 
 @pytest.fixture
 def view(url, browser):
-    with opened(browser, url, ".kdlab-inference-explorer") as (page, root):
-        yield page, root
+    with opened(browser, url, ".kdlab-inference-explorer svg rect", viewport=(1000, 1200)) as page:
+        yield page, page.locator(".kdlab-inference-explorer")
 
 
 def state(root) -> dict:

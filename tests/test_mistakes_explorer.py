@@ -8,22 +8,14 @@ autograd on kdlab.mistakes' own losses, to 1e-6 relative.
 
 from __future__ import annotations
 
-import functools
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import numpy as np
 import pytest
-from _chromium import CHROMIUM
+from _chromium import STATIC, browser_test, opened
 
 from kdlab import frontend
 from kdlab.mistakes import MISTAKES, gradient_balance, gradient_ratio, soft_gradient
 from kdlab.widgets import MistakesExplorer, mistakes_explorer
 
-ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "book" / "_static"
 NAMES = ["cat", "dog", "car", "ship", "frog"]
 Z = np.array([0.3, -0.2, 1.1, 0.0, -0.7])    # a student's logits
 V = np.array([4.0, 2.5, -1.0, 0.5, -3.0])    # the teacher's
@@ -73,55 +65,15 @@ def test_bad_input_is_reported_not_raised_and_the_constructor_checks():
 # --- in Chromium ---------------------------------------------------------------------------------
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-VENDORED = STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js"
-
-
-def browser_test(test):
-    """A browser test, skipped without Chromium or the book's offline assets."""
-    test = pytest.mark.skipif(not CHROMIUM.is_file() or not VENDORED.is_file(),
-                              reason="needs Debian's Chromium and the book's offline assets "
-                                     "(bash book/fetch_assets.sh)")(test)
-    return pytest.mark.browser(test)
-
-
 @pytest.fixture(scope="module")
-def view(tmp_path_factory):
+def view(browser, tmp_path_factory):
     """The explorer on a kernel-free page in Chromium: (page, root); no console error and no
     request off the page's host are allowed."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    folder = tmp_path_factory.mktemp("kernel-free-mistakes")
-    frontend.write_kernel_free_site(folder, mistakes_explorer(Z, V, LABEL, T=4.0, alpha=0.9,
-                                                              class_names=NAMES),
-                                    static_from=STATIC)
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-            try:
-                page = chromium.new_page(viewport={"width": 1000, "height": 900})
-                problems = []
-                page.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
-                           in ("127.0.0.1", None) else (problems.append(r.request.url),
-                                                         r.abort()))
-                page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-                page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
-                page.goto(f"http://127.0.0.1:{server.server_port}/index.html")
-                root = page.locator(".kdlab-mistakes-explorer")
-                root.locator(".kdlab-grad-mistake").first.wait_for(timeout=30_000)
-                yield page, root
-                assert problems == []
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    explorer = mistakes_explorer(Z, V, LABEL, T=4.0, alpha=0.9, class_names=NAMES)
+    with (frontend.serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-mistakes"),
+                                          explorer, static_from=STATIC) as url,
+          opened(browser, url, ".kdlab-mistakes-explorer .kdlab-grad-mistake") as page):
+        yield page, page.locator(".kdlab-mistakes-explorer")
 
 
 def drawn(root, which):

@@ -8,20 +8,17 @@ entropy) with kdlab.softkmeans.soft_assignments and matplotlib's colours.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from _chromium import CHROMIUM, drag_T_slider, open_kernel_free
+from _chromium import STATIC, browser_test, drag_T_slider, opened
 from matplotlib import colormaps
 from matplotlib.colors import to_hex, to_rgb
 
+from kdlab import frontend
 from kdlab.softkmeans import soft_assignments
 from kdlab.temperature import entropy
 from kdlab.widgets import SoftKMeansExplorer, _centre_palette, soft_kmeans_explorer
 
-ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "book" / "_static"
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(60, 2)) * 2.0
 CENTERS = np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]])
@@ -81,23 +78,16 @@ def test_one_palette_tab10_then_evenly_spaced_hues_beyond_ten_centres():
 
 # --- in Chromium ---------------------------------------------------------------------------------
 
-VENDORED = STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js"
-browser_test = pytest.mark.skipif(
-    not CHROMIUM.is_file() or not VENDORED.is_file(),
-    reason="needs Debian's Chromium and the book's offline assets (bash book/fetch_assets.sh)")
-
-
 @pytest.fixture(scope="module")
 def view(browser, tmp_path_factory):
     """Two explorers (4 and 12 centres) on a kernel-free page: (page, roots)."""
     explorers = soft_kmeans_explorer(X, CENTERS, T=1.0), soft_kmeans_explorer(X, MANY, T=1.0)
-    with open_kernel_free(browser, tmp_path_factory.mktemp("kernel-free-soft-kmeans"),
-                          *explorers, static_from=STATIC) as (page, problems):
+    with (frontend.serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-soft-kmeans"),
+                                          *explorers, static_from=STATIC) as url,
+          opened(browser, url, ".kdlab-soft-kmeans .kdlab-point") as page):
         roots = page.locator(".kdlab-soft-kmeans")
-        roots.first.locator(".kdlab-point").first.wait_for(timeout=30_000)
         assert roots.count() == 2
         yield page, [roots.nth(0), roots.nth(1)]
-        assert problems == []
 
 
 def T_shown(root):

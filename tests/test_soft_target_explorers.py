@@ -10,19 +10,14 @@ batch's gradients taken here) for the soft:hard balance.
 
 from __future__ import annotations
 
-import functools
 import math
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 import scipy.special
 import torch
 import torch.nn.functional as F
-from _chromium import CHROMIUM
+from _chromium import STATIC, browser_test, opened
 
 from kdlab import frontend
 from kdlab.distill import distillation_loss
@@ -34,8 +29,6 @@ from kdlab.widgets import (
     soft_target_explorer,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-STATIC = ROOT / "book" / "_static"
 NAMES = ["zero", "one", "two", "three", "four"]
 SHAPE = (4, 3)
 RNG = np.random.default_rng(0)
@@ -226,45 +219,16 @@ def test_alpha_temperature_constructor_checks_and_names_the_argument(kwargs, mat
 # --- in Chromium ---------------------------------------------------------------------------------
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-VENDORED = STATIC / "vendor" / "jupyter-widgets" / "embed-amd.js"
-browser_test = pytest.mark.skipif(
-    not CHROMIUM.is_file() or not VENDORED.is_file(),
-    reason="needs Debian's Chromium and the book's offline assets (bash book/fetch_assets.sh)")
-
-
 @pytest.fixture(scope="module")
 def page(browser, tmp_path_factory):
     """Both explorers on one kernel-free page in Chromium; no console error and no request off
     the page's host are allowed."""
-    if not VENDORED.is_file():
-        pytest.skip("the book's offline assets are missing: bash book/fetch_assets.sh")
-    folder = tmp_path_factory.mktemp("kernel-free-ch02")
-    frontend.write_kernel_free_site(folder, soft_explorer(T=1.0, index=0),
-                                    grid_explorer(alpha=0.9, T=2.0), static_from=STATIC)
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(QuietHandler, directory=str(folder)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    tab = browser.new_page(viewport={"width": 1000, "height": 1200})
-    problems = []
-    tab.route("**/*", lambda r: r.continue_() if urlsplit(r.request.url).hostname
-              in ("127.0.0.1", None) else (problems.append(r.request.url), r.abort()))
-    tab.on("console", lambda m: m.type == "error" and problems.append(m.text))
-    tab.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
-    try:
-        tab.goto(f"http://127.0.0.1:{server.server_port}/index.html")
-        tab.locator(".kdlab-soft-targets .kdlab-student").first.wait_for(timeout=30_000)
-        tab.locator(".kdlab-alpha-temperature .kdlab-cell").first.wait_for(timeout=30_000)
+    explorers = soft_explorer(T=1.0, index=0), grid_explorer(alpha=0.9, T=2.0)
+    with (frontend.serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-ch02"),
+                                          *explorers, static_from=STATIC) as url,
+          opened(browser, url, ".kdlab-soft-targets .kdlab-student",
+                 ".kdlab-alpha-temperature .kdlab-cell", viewport=(1000, 1200)) as tab):
         yield tab
-        assert problems == []
-    finally:
-        tab.close()
-        server.shutdown()
-        server.server_close()
 
 
 def shown_soft(root):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _kernel_free import browser_test, latency_controls, opened, served
+from _chromium import STATIC, browser_test, latency_controls, opened
 
-from kdlab.frontend import BrowserExplorer
+from kdlab.frontend import BrowserExplorer, serve_kernel_free_site
 from kdlab.models import MLP
 from kdlab.specialists import Specialist, specialist_confusion
 from kdlab.widgets import SpecialistExplorer, specialist_explorer
@@ -104,15 +104,16 @@ def test_the_constructor_checks_its_arguments():
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("kernel-free-specialist")
-    with served(folder, specialist_explorer(SPECS, X, Y, class_names=NAMES)) as address:
+    explorer = specialist_explorer(SPECS, X, Y, class_names=NAMES)
+    with serve_kernel_free_site(tmp_path_factory.mktemp("kernel-free-specialist"),
+                                explorer, static_from=STATIC) as address:
         yield address
 
 
 @pytest.fixture
 def view(url, browser):
-    with opened(browser, url, ".kdlab-specialist-explorer") as (page, root):
-        yield page, root
+    with opened(browser, url, ".kdlab-specialist-explorer svg rect", viewport=(1000, 1200)) as page:
+        yield page, page.locator(".kdlab-specialist-explorer")
 
 
 def drawn(root) -> np.ndarray:
