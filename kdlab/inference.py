@@ -74,7 +74,7 @@ from scipy.special import logsumexp, rel_entr
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from kdlab.validate import check_int, check_real, check_subset
+from kdlab.validate import check_int, check_labels, check_real, check_subset, to_numpy
 
 __all__ = ["METHODS", "accuracy_by_covering", "active_specialists", "covering_counts",
            "dustbin_fold", "expand_specialist", "kl_inference", "kl_objective",
@@ -684,18 +684,11 @@ def kl_inference(p_general, specialists, n_top=1, method="em", *, tol=1e-12, max
 
 
 def _class_ids(y, name: str, n: int | None = None) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    arr = _array(y, name, "class ids")
-    if arr.ndim != 1 or (arr.size and (arr.dtype == np.bool_
-                                       or not np.issubdtype(arr.dtype, np.integer))):
-        raise ValueError(f"{name} must be a 1-d array of integer class ids, got shape "
-                         f"{arr.shape} and dtype {arr.dtype}")
-    if arr.size and arr.min() < 0:
-        raise ValueError(f"{name} must hold non-negative ids, got {arr.min()}")
+    """``y`` checked by :func:`kdlab.validate.check_labels`, and holding ``n`` entries."""
+    arr = check_labels(to_numpy(y, None), name=name)
     if n is not None and len(arr) != n:
         raise ValueError(f"{name} has {len(arr)} entries, expected {n} (one per example)")
-    return arr.astype(np.int64)
+    return arr
 
 
 def covering_counts(y, subsets, active=None) -> np.ndarray:

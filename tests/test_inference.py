@@ -19,6 +19,7 @@ import kdlab.inference
 from kdlab.inference import (
     METHODS,
     active_specialists,
+    covering_counts,
     dustbin_fold,
     kl_inference,
     kl_objective,
@@ -537,3 +538,11 @@ def test_sums_within_tolerance_are_accepted():
 def test_helpers_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("y, error", [
+    (np.array([True, False]), TypeError), (np.array([0.5, 1.0]), TypeError), (None, TypeError),
+    (np.array([[0, 1]]), ValueError), (np.array([-1, 0]), ValueError)])
+def test_covering_counts_refuses_bad_labels_by_name(y, error):
+    with pytest.raises(error, match=r"^y "):
+        covering_counts(y, [[0, 1]])
