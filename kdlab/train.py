@@ -58,7 +58,7 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         weight_decay: float = 0.0, loss_fn=None, augment=None, seed: int = 0, device=None,
         progress: bool = True, desc: str | None = None, optimizer: str = "adam",
         momentum: float = 0.9, nesterov: bool = True, schedule: str = "constant",
-        max_norm: float | None = None, checkpoint=None, checkpoint_every: int = 5,
+        warmup: int = 0, max_norm: float | None = None, checkpoint=None, checkpoint_every: int = 5,
         log=None, val=None, patience: int | None = None) -> dict:
     """Train ``model`` on tensors held in memory (no DataLoader); return the history.
 
@@ -90,6 +90,11 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         dropout papers trained the paper's teacher (see book/reproducing.md).
     schedule : {"constant", "cosine"}
         The learning rate: constant, or a cosine decay from ``lr`` to 0 over all the steps.
+    warmup : int, default 0
+        Epochs over which the learning rate first rises linearly from ``lr / steps`` to the
+        schedule's (step ``s`` of the first ``warmup`` epochs' ``steps`` is scaled by
+        ``(s + 1) / steps``): large early steps cannot kill ReLU units before training has
+        begun (book/reproducing.md: the distilled student at T = 20).
     max_norm : float, optional
         After every step, rescale each unit's incoming weights (each row of every
         ``nn.Linear`` weight) to a norm of at most ``max_norm`` (Srivastava et al., 2014).
@@ -136,6 +141,7 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    warmup = check_int(warmup, "warmup", lo=0)
     momentum = check_real(momentum, "momentum", 0, 1, hi_open=True)
     if max_norm is not None:
         max_norm = check_real(max_norm, "max_norm (or None)", 0, lo_open=True)
@@ -192,10 +198,14 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 loss = loss_fn(model(xb), tb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if schedule == "cosine":
+                if schedule == "cosine" or warmup:
                     step = epoch * steps_per_epoch + i // batch_size
+                    scale = 0.5 * (1 + math.cos(math.pi * step / total_steps)) \
+                        if schedule == "cosine" else 1.0
+                    if step < warmup * steps_per_epoch:
+                        scale *= (step + 1) / (warmup * steps_per_epoch)
                     for group in opt.param_groups:
-                        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
+                        group["lr"] = lr * scale
                 opt.step()
                 if max_norm is not None:
                     _apply_max_norm(model, max_norm)

@@ -15,7 +15,7 @@ import torch
 from kdlab.data import jitter
 from kdlab.models import MLP
 from kdlab.profiles import PROFILES, get_profile
-from kdlab.train import fit, fit_cached
+from kdlab.train import _fit_key, fit, fit_cached
 
 KW = dict(epochs=6, batch_size=32, lr=0.05, optimizer="sgd", schedule="cosine", max_norm=1.0,
           augment=jitter((4, 4), 1), progress=False, seed=3)
@@ -170,6 +170,32 @@ def test_cosine_schedule_decays_to_zero_and_sgd_follows_it(data, monkeypatch):
     assert seen[0] == pytest.approx(0.05) and seen[-1] < 0.05 * 0.01
 
 
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_warmup_raises_the_rate_linearly_then_follows_the_schedule(data, monkeypatch, schedule):
+    X, y = data
+    seen = []
+    real_step = torch.optim.SGD.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return real_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    fit(_net(), X, y, **{**KW, "epochs": 3, "augment": None, "schedule": schedule, "warmup": 1})
+    total, ramp = 3 * 10, 10  # 10 steps an epoch; the first epoch warms up
+    decay = [0.5 * (1 + math.cos(math.pi * s / total)) if schedule == "cosine" else 1.0
+             for s in range(total)]
+    expected = [0.05 * d * min(1.0, (s + 1) / ramp) for s, d in enumerate(decay)]
+    np.testing.assert_allclose(seen, expected)
+    assert seen[0] == pytest.approx(0.05 / ramp)
+
+
+def test_warmup_is_part_of_the_cache_key(data):
+    X, y = data
+    kw = {**KW, "augment": None}
+    assert _fit_key(_net(), X, y, kw) != _fit_key(_net(), X, y, {**kw, "warmup": 2})
+
 def test_max_norm_bounds_every_units_incoming_weights(data):
     X, y = data
     net = MLP(16, (32, 32), 3, seed=0)
@@ -184,7 +210,8 @@ def test_max_norm_bounds_every_units_incoming_weights(data):
     (dict(optimizer="rmsprop"), ValueError), (dict(schedule="step"), ValueError),
     (dict(momentum=1.0), ValueError), (dict(momentum="0.9"), TypeError),
     (dict(max_norm=0), ValueError), (dict(max_norm=True), TypeError),
-    (dict(checkpoint_every=0), ValueError), (dict(checkpoint_every=2.0), TypeError)])
+    (dict(checkpoint_every=0), ValueError), (dict(checkpoint_every=2.0), TypeError),
+    (dict(warmup=-1), ValueError), (dict(warmup=1.5), TypeError)])
 def test_bad_training_options_are_refused_by_name(data, bad, error):
     X, y = data
     with pytest.raises(error, match=next(iter(bad))):
