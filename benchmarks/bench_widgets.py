@@ -28,48 +28,9 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 
-from kdlab.models import MLP  # noqa: E402
-from kdlab.specialists import Specialist  # noqa: E402
-from kdlab.widgets import (  # noqa: E402
-    AlphaTemperatureExplorer,
-    InferenceExplorer,
-    SoftTargetExplorer,
-    SpecialistExplorer,
-    TemperatureExplorer,
-)
+from kdlab.widgets import gallery  # noqa: E402
 
-C = 10
 N_UPDATES = 20
-
-
-def _explorers(rng: np.random.Generator) -> dict:
-    """All seven explorers on synthetic inputs at the notebooks' sizes, by name."""
-    from kdlab.covariance import correlation_from_covariance, prediction_covariance
-    from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
-    from kdlab.widgets import ClusterExplorer, MistakesExplorer, SoftKMeansExplorer
-
-    names = [f"class {k}" for k in range(C)]
-    # chapter 03's: the 40 synthetic classes' correlation (a 40 × 40 heat map to redraw)
-    X40, _, _, centres40 = make_hierarchical(8, 5, n_per_class=20, random_state=0,
-                                             return_centers=True)
-    corr40 = correlation_from_covariance(prediction_covariance(gibbs_probabilities(X40,
-                                                                                   centres40)))
-    soft_targets, alpha_temperature = _chapter_02_explorers(rng, names)
-    specialist, inference = _specialists_inference(rng, names)  # chapters 04 and 05
-    return {
-        "temperature": TemperatureExplorer(rng.normal(scale=3.0, size=C), class_names=names),
-        "soft targets": soft_targets,
-        "alpha x T": alpha_temperature,
-        "clusters": ClusterExplorer({"synthetic": (corr40, None)}, n_clusters=1),
-        "specialists": specialist,
-        "inference": inference,
-        # chapter 06's: 300 points, 4 centres, as in the notebook
-        "soft k-means": SoftKMeansExplorer(
-            rng.normal(size=(300, 2)) * 2.0,
-            np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]])),
-        "mistakes": MistakesExplorer(rng.normal(size=C), rng.normal(scale=3.0, size=C), 0,
-                                     class_names=names),
-    }
 
 
 def _kernel_updates(n_updates: int) -> dict:
@@ -95,9 +56,8 @@ def _time(fn, *args) -> float:
 
 
 def run(n_updates: int = N_UPDATES) -> str:
-    rng = np.random.default_rng(0)
     start = time.perf_counter()
-    explorers = _explorers(rng)
+    explorers = gallery(seed=0)
     built = time.perf_counter() - start
     rows = [f"| explorer (what moved), kernel: Python's recompute | update median, ms | "
             f"update worst, ms (of {n_updates}) |", "|---|---:|---:|"]
@@ -113,7 +73,7 @@ def run(n_updates: int = N_UPDATES) -> str:
     rows.append(f"\nAll eight built in {built:.1f} s (partitions, confusion matrices and KL "
                 "inference precomputed where the view looks them up).")
     # the browser side starts from fresh explorers, in the state a notebook shows them
-    fresh = _explorers(np.random.default_rng(0))
+    fresh = gallery(seed=0)
     return "\n".join(rows) + "\n\n" + browser_latency(fresh, n_updates)
 
 
@@ -133,7 +93,7 @@ def _drag(page, locator, start, end, steps):
 
 def browser_latency(explorers: dict, n_updates: int = N_UPDATES) -> str:
     """Event-to-view latency of the explorers (all drawn in the browser), in Chromium, without a
-    kernel: ``explorers`` from :func:`_explorers`, shown on one page."""
+    kernel: ``explorers`` from :func:`kdlab.widgets.gallery`, shown on one page."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -211,20 +171,6 @@ def browser_latency(explorers: dict, n_updates: int = N_UPDATES) -> str:
     return "\n".join(rows)
 
 
-def _chapter_02_explorers(rng: np.random.Generator, names) -> tuple:
-    """Chapter 02's explorers at the notebook's size: 300 images of 28 × 28 with a teacher's and
-    a student's logits; a batch of 64 examples beside a 4 × 4 grid of errors."""
-    logits = rng.normal(scale=3.0, size=(300, C))
-    soft = SoftTargetExplorer(rng.random((300, 28 * 28)), logits, (28, 28), class_names=names,
-                              labels=np.arange(300) % C, T=4.0,
-                              student_logits=logits + rng.normal(size=logits.shape))
-    alphas, temperatures = [0.0, 0.5, 0.9, 1.0], [1.0, 4.0, 8.0, 20.0]
-    grid = AlphaTemperatureExplorer(
-        rng.integers(100, 300, size=(len(alphas), len(temperatures))), alphas, temperatures,
-        logits[:64], rng.normal(scale=0.3, size=(64, C)), np.arange(64) % C, alpha=0.9, T=4.0)
-    return soft, grid
-
-
 def _chapter_02_moves(page, n_updates: int) -> dict:
     """Real drags of chapter 02's explorers' sliders (their thumbs start mid-way or beyond)."""
     soft = page.locator(".kdlab-soft-targets")
@@ -245,20 +191,6 @@ def _chapter_02_moves(page, n_updates: int) -> dict:
         "AlphaTemperatureExplorer (T slider, 64 examples)": lambda: drag(
             grid.locator(".kdlab-T"), 0.45, 0.95),
     }
-
-
-def _specialists_inference(rng: np.random.Generator, names) -> tuple:
-    """Chapter 04's and 05's explorers on synthetic inputs: 3 specialists (untrained), 200
-    images; overlapping groups and n_top=2, so that KL inference consults several at once."""
-    Xs = rng.normal(size=(200, 16)).astype(np.float32)
-    ys = rng.integers(0, C, size=200)
-    groups = ([0, 1, 2], [2, 3], [3, 4, 5])
-    specs = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
-             for k, s in enumerate(groups)]
-    p_g = rng.dirichlet(np.ones(C), size=200)
-    opinions = [(np.array(s), rng.dirichlet(np.ones(len(s) + 1), size=200)) for s in groups]
-    return (SpecialistExplorer(specs, Xs, ys, class_names=names),
-            InferenceExplorer(p_g, opinions, class_names=names, labels=ys, n_top=2))
 
 
 def _specialists_inference_moves(page, n_updates: int) -> dict:

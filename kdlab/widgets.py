@@ -40,6 +40,7 @@ __all__ = [
     "inference_explorer",
     "SoftKMeansExplorer",
     "soft_kmeans_explorer",
+    "gallery",
 ]
 
 
@@ -1426,3 +1427,66 @@ def soft_kmeans_explorer(X, centers, T=1.0):
     See notebook 06.
     """
     return SoftKMeansExplorer(X, centers, T=T)
+
+
+# --- all of them ---------------------------------------------------------------------------------
+
+
+def gallery(seed: int = 0) -> dict:
+    """Every explorer, built on synthetic inputs of the notebooks' sizes (nothing is trained).
+
+    For a look at all eight side by side, for ``benchmarks/bench_widgets.py`` and for the
+    browser tests (in JupyterLab): ten classes; 300 images of 28 × 28 with a teacher's and a
+    student's logits; a 4 × 4 grid of errors beside 64 examples; the 40 synthetic classes'
+    correlation matrix of chapter 03; three untrained specialists with overlapping groups and
+    200 images (KL inference consults several at once, ``n_top=2``); 300 points and 4 centres.
+
+    Returns
+    -------
+    dict
+        Name → explorer: "temperature", "soft targets", "alpha x T", "clusters",
+        "specialists", "inference", "soft k-means", "mistakes".
+
+    Examples
+    --------
+    >>> sorted(gallery())[:3]
+    ['alpha x T', 'clusters', 'inference']
+    """
+    from kdlab.covariance import correlation_from_covariance, prediction_covariance
+    from kdlab.hierarchy import gibbs_probabilities, make_hierarchical
+    from kdlab.models import MLP
+    from kdlab.specialists import Specialist
+
+    rng, C = np.random.default_rng(seed), 10
+    names = [f"class {k}" for k in range(C)]
+    logits = rng.normal(scale=3.0, size=(300, C))
+    alphas, temperatures = [0.0, 0.5, 0.9, 1.0], [1.0, 4.0, 8.0, 20.0]
+    X40, _, _, centres40 = make_hierarchical(8, 5, n_per_class=20, random_state=seed,
+                                             return_centers=True)
+    corr40 = correlation_from_covariance(prediction_covariance(
+        gibbs_probabilities(X40, centres40)))
+    groups = ([0, 1, 2], [2, 3], [3, 4, 5])
+    Xs, ys = rng.normal(size=(200, 16)).astype(np.float32), rng.integers(0, C, size=200)
+    specialists = [Specialist(MLP(16, (32,), C, seed=k), s, dustbin_correction=1.0)
+                   for k, s in enumerate(groups)]
+    p_g = rng.dirichlet(np.ones(C), size=200)
+    opinions = [(np.array(s), rng.dirichlet(np.ones(len(s) + 1), size=200)) for s in groups]
+    return {
+        "temperature": TemperatureExplorer(rng.normal(scale=3.0, size=C), class_names=names),
+        "soft targets": SoftTargetExplorer(
+            rng.random((300, 28 * 28)), logits, (28, 28), class_names=names,
+            labels=np.arange(300) % C, T=4.0,
+            student_logits=logits + rng.normal(size=logits.shape)),
+        "alpha x T": AlphaTemperatureExplorer(
+            rng.integers(100, 300, size=(len(alphas), len(temperatures))), alphas,
+            temperatures, logits[:64], rng.normal(scale=0.3, size=(64, C)), np.arange(64) % C,
+            alpha=0.9, T=4.0),
+        "clusters": ClusterExplorer({"synthetic": (corr40, None)}, n_clusters=1),
+        "specialists": SpecialistExplorer(specialists, Xs, ys, class_names=names),
+        "inference": InferenceExplorer(p_g, opinions, class_names=names, labels=ys, n_top=2),
+        "soft k-means": SoftKMeansExplorer(
+            rng.normal(size=(300, 2)) * 2.0,
+            np.array([[-1.0, 0.0], [1.0, 0.0], [0.0, 1.5], [0.0, -1.5]])),
+        "mistakes": MistakesExplorer(rng.normal(size=C), rng.normal(scale=3.0, size=C), 0,
+                                     class_names=names),
+    }

@@ -290,6 +290,80 @@ def test_jupyterlab_runs_chapter_01_and_its_explorer_answers_in_the_browser(jupy
     assert [url for url in page.remote if url not in text] == []
 
 
+
+# A notebook for JupyterLab that builds every explorer (kdlab.widgets.gallery) and shows them,
+# then keeps each one's synced state, to tell afterwards which ones the kernel heard move.
+GALLERY_CELLS = [
+    "from kdlab.widgets import gallery\n"
+    "explorers = gallery()\n"
+    "display(*explorers.values())",
+    "def synced(w):\n"
+    "    return {k: v for k, v in w.get_state().items() if not k.startswith('_')}\n"
+    "\n"
+    "before = {name: synced(w) for name, w in explorers.items()}",
+]
+
+
+def test_jupyterlab_shows_every_explorer_and_the_kernel_hears_each_move(jupyter_lab, page):
+    """All eight explorers in a real JupyterLab kernel: each is drawn in the browser, moving its
+    first control redraws it at once (the latency probe hears it), and the kernel receives the
+    new state (its synced traits change in Python), with no console error."""
+    cells = [{"cell_type": "code", "execution_count": None, "id": f"gallery-{i}",
+              "metadata": {}, "outputs": [], "source": source}
+             for i, source in enumerate(GALLERY_CELLS)]
+    kernel = json.loads((ROOT / "notebooks" / "01_temperature.ipynb").read_text())["metadata"]
+    (jupyter_lab.notebooks / "gallery.ipynb").write_text(json.dumps(
+        {"cells": cells, "metadata": kernel, "nbformat": 4, "nbformat_minor": 5}))
+    page.add_init_script("globalThis.__kdlabLatency = []")
+    page.goto(f"{jupyter_lab.url}/lab/tree/gallery.ipynb?token={jupyter_lab.token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    notebook.locator(".jp-CodeCell").first.wait_for(timeout=120_000)
+    idle = page.locator("#jp-main-statusbar").get_by_text(re.compile(r"ipykernel\) \| Idle"))
+    wait_until(lambda: idle.count() == 1, 120, "the kernel to start")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    failed = notebook.locator(".jp-OutputArea-output", has_text="Traceback (most recent call last)")
+    views = notebook.locator(".jp-OutputArea-output .kdlab-explorer")
+    prompts = notebook.locator(".jp-CodeCell .jp-InputPrompt")
+
+    def ran():
+        if failed.count():
+            pytest.fail(f"a gallery cell failed in JupyterLab:\n{failed.first.inner_text()}")
+        texts = prompts.all_inner_texts()
+        return len(texts) == len(cells) and all(re.fullmatch(r"\[\d+\]:", t.strip())
+                                                for t in texts)
+
+    wait_until(ran, 180, "the gallery to run", interval=1)
+    wait_until(lambda: idle.count() == 1, 60, "the kernel to be idle")
+    assert views.count() == 8, f"{views.count()} explorers drawn in JupyterLab, not 8"
+    for i in range(8):
+        view = views.nth(i)
+        view.scroll_into_view_if_needed()
+        view.locator("svg, canvas").first.wait_for(timeout=30_000)
+        moved = view.evaluate(MOVE_FIRST_CONTROL)
+        assert moved["control"] and moved["hasDrawing"] and moved["changed"], \
+            f"explorer {i} in JupyterLab: moving its {moved['control']} did not redraw it"
+    shot(page, "jupyterlab-gallery-moved")
+    heard = {entry["explorer"] for entry in page.evaluate("globalThis.__kdlabLatency")}
+    assert len(heard) == 8, f"the latency probe heard {sorted(heard)}"
+
+    time.sleep(2)  # the moves' messages to reach the kernel
+    notebook.locator(".jp-Cell").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type("print('kernel heard:', sorted(n for n, w in explorers.items() "
+                       "if synced(w) != before[n]))")
+    page.keyboard.press("Shift+Enter")
+    said = notebook.locator(".jp-OutputArea-output", has_text="kernel heard:")
+    wait_until(lambda: said.count() == 1, 60, "the kernel to say which explorers moved")
+    heard_by_kernel = re.search(r"kernel heard: (\[.*\])", said.inner_text()).group(1)
+    assert heard_by_kernel == str(sorted(["temperature", "soft targets", "alpha x T",
+                                          "clusters", "specialists", "inference",
+                                          "soft k-means", "mistakes"])), heard_by_kernel
+    assert page.problems == [], "\n".join(page.problems)
+
+
 # --- the website ----------------------------------------------------------------------------------
 
 
