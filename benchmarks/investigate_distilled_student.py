@@ -20,6 +20,7 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     warm      T = 20, 60 epochs, replicate's recipe with the rate warmed up over 5 epochs
     warm1     the same with replicate's other seeds (seed1's initial weights and batch order)
     warm2       and seed2's
+    warmlong  the warmed-up recipe over three times the epochs (180)
 
 Each variant also prints its dead units: hidden ReLUs that output 0 on every training image.
 Measured on 2026-12-03: replicate's distilled student (92 errors) has 291 of 800 dead in its
@@ -44,7 +45,7 @@ from kdlab.profiles import get_profile
 from kdlab.train import evaluate
 
 VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "seed2", "slow",
-            "adam", "warm", "warm1", "warm2")
+            "adam", "warm", "warm1", "warm2", "warmlong")
 WARMUP = 5  # epochs
 
 
@@ -89,6 +90,8 @@ def main(variant: str) -> int:
             opts["seed"], init = p.seed + 10 * k, p.seed + 1 + 10 * k
         if variant.startswith("warm"):
             opts["warmup"] = WARMUP
+        if variant == "warmlong":
+            opts["epochs"] = 3 * opts["epochs"]
         net = distill_student(MLP(train.X.shape[1], p.student_hidden, len(train.classes),
                                   seed=init), train.X,
                               logits=teacher_logits(teacher, train.X), y=train.y, T=T,
