@@ -22,13 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-
-from kdlab.widgets import gallery  # noqa: E402
+from kdlab.widgets import gallery
 
 N_UPDATES = 20
 

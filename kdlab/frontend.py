@@ -65,6 +65,8 @@ def anywidget_amd() -> Path:
 class BrowserExplorer(anywidget.AnyWidget):
     """Base of the browser-rendered explorers (one ES module each, see the module docstring)."""
 
+    _css = css()  # the style sheet they share, read once
+
 
 # The scripts the website loads on a page with saved widgets (book/_config.yml), in order.
 SITE_SCRIPTS = ("vendor/requirejs/require.js", "kdlab-widgets.js",

@@ -99,8 +99,6 @@ def gibbs_probabilities(X, centers, T: float = 1.0) -> np.ndarray:
     Examples
     --------
     >>> import numpy as np
-
-from kdlab.validate import check_int, check_positive, check_real
     >>> p = gibbs_probabilities(np.zeros((1, 2)), np.array([[0.0, 0.0], [1.0, 0.0]]))
     >>> p.round(3)
     array([[0.622, 0.378]])

@@ -44,6 +44,16 @@ __all__ = [
 ]
 
 
+def _class_names(class_names, n: int) -> list[str]:
+    """``class_names`` as ``n`` strings (``[]`` for None: the view numbers the classes)."""
+    if class_names is None:
+        return []
+    names = [str(c) for c in class_names]
+    if len(names) != n:
+        raise ValueError(f"class_names must name all {n} classes, got {len(names)}")
+    return names
+
+
 def parse_logits(text: str, n: int | None = None) -> np.ndarray:
     """Parse comma- or space-separated numbers into a float64 array of logits.
 
@@ -117,7 +127,6 @@ class TemperatureExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("temperature")
-    _css = frontend.css()
 
     T = traitlets.Float(1.0).tag(sync=True)
     z = traitlets.List(traitlets.Float()).tag(sync=True)  # the logits
@@ -139,10 +148,7 @@ class TemperatureExplorer(BrowserExplorer):
         for name, v in examples.items():
             if v.shape != z.shape:
                 raise ValueError(f"examples[{name!r}] must have shape {z.shape}, got {v.shape}")
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-        if self.class_names is not None and len(self.class_names) != z.size:
-            raise ValueError(f"class_names: expected {z.size} names (one per class), "
-                             f"got {len(self.class_names)}")
+        self.class_names = _class_names(class_names, z.size) or None
         T = float(T)
         softmax_t(z, T)  # validates T
         self.examples = examples
@@ -271,7 +277,6 @@ class MistakesExplorer(BrowserExplorer):
                "log target, no log_target")
 
     _esm = frontend.esm("mistakes")
-    _css = frontend.css()
 
     T = traitlets.Float(4.0).tag(sync=True)
     alpha = traitlets.Float(0.9).tag(sync=True)
@@ -294,9 +299,7 @@ class MistakesExplorer(BrowserExplorer):
         label = int(label)
         if not 0 <= label < z.size:
             raise ValueError(f"label must be a class in 0..{z.size - 1}, got {label}")
-        names = [] if class_names is None else [str(c) for c in class_names]
-        if names and len(names) != z.size:
-            raise ValueError(f"class_names: expected {z.size} names, got {len(names)}")
+        names = _class_names(class_names, z.size)
         self._check(mistake, T, alpha)
         super().__init__(T=float(T), alpha=float(alpha), mistake=mistake, z=z.tolist(),
                          v=v.tolist(), label=label, names=names,
@@ -436,7 +439,6 @@ class SoftTargetExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("soft_targets")
-    _css = frontend.css()
 
     index = traitlets.Int(0).tag(sync=True)
     T = traitlets.Float(1.0).tag(sync=True)
@@ -478,17 +480,13 @@ class SoftTargetExplorer(BrowserExplorer):
         if h * w != X.shape[1]:
             raise ValueError(f"image_shape {tuple(image_shape)} does not match {X.shape[1]} "
                              f"pixels per image")
-        names = [] if class_names is None else [str(c) for c in class_names]
-        if class_names is not None and len(names) != z.shape[1]:
-            raise ValueError(f"class_names must name all {z.shape[1]} classes, got "
-                             f"{len(names)}")
+        names = _class_names(class_names, z.shape[1])
         if labels is not None:
             labels = np.asarray(labels)
             if labels.shape != (len(X),):
                 raise ValueError(f"labels must hold {len(X)} labels, got shape {labels.shape}")
             labels = check_labels(labels, z.shape[1], "labels")
         self._check(index, T, len(X))
-        self.images = X
         lo, hi = min(0.0, float(X.min())), max(1.0, float(X.max()))  # [0, 1]: 0 is white paper
         super().__init__(
             index=int(index), T=float(T), n=len(X), shape=[h, w],
@@ -617,7 +615,6 @@ class AlphaTemperatureExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("alpha_temperature")
-    _css = frontend.css()
 
     alpha = traitlets.Float(0.9).tag(sync=True)
     T = traitlets.Float(4.0).tag(sync=True)
@@ -786,7 +783,6 @@ class ClusterExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("cluster")
-    _css = frontend.css()
 
     datasets = traitlets.List().tag(sync=True)  # {name, names, matrix, k_max} per matrix
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
@@ -969,7 +965,6 @@ class SpecialistExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("specialist")
-    _css = frontend.css()
 
     index = traitlets.Int(0).tag(sync=True)  # the specialist shown
     corrected = traitlets.Bool(True).tag(sync=True)  # with the log-oversampling correction
@@ -984,15 +979,10 @@ class SpecialistExplorer(BrowserExplorer):
         if not specialists or not all(isinstance(s, Specialist) for s in specialists):
             raise ValueError("specialists must be a non-empty list of kdlab Specialist models")
         n_classes = specialists[0].config["n_classes"]
-        if class_names is not None:
-            class_names = [str(c) for c in class_names]
-            if len(class_names) != n_classes:
-                raise ValueError(f"class_names must name all {n_classes} classes, got "
-                                 f"{len(class_names)}")
+        class_names = _class_names(class_names, n_classes) or None
         index = _choice(index, len(specialists), "index")
         if not isinstance(corrected, (bool, np.bool_)):
             raise TypeError(f"corrected must be True or False, got {corrected!r}")
-        self.class_names = class_names
         self.specialists = specialists
         self.confusions = {(i, corr): specialist_confusion(s, X, y, corrected=corr)
                            for i, s in enumerate(specialists) for corr in (True, False)}
@@ -1022,7 +1012,7 @@ class SpecialistExplorer(BrowserExplorer):
                 index = _choice(index, len(self.specialists), "index")
             if corrected is not None and not isinstance(corrected, (bool, np.bool_)):
                 raise ValueError(f"corrected must be True or False, got {corrected!r}")
-        except ValueError as err:
+        except (TypeError, ValueError) as err:
             self.error = str(err)
             return self
         with self.hold_sync():
@@ -1109,7 +1099,6 @@ class InferenceExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("inference")
-    _css = frontend.css()
 
     p = traitlets.List().tag(sync=True)  # the generalist's probabilities, one row per image
     subsets = traitlets.List().tag(sync=True)  # each specialist's classes
@@ -1135,9 +1124,7 @@ class InferenceExplorer(BrowserExplorer):
         if not len(p):
             raise ValueError("p_general must hold at least one image")
         n, n_classes = p.shape
-        names = [] if class_names is None else [str(c) for c in class_names]
-        if names and len(names) != n_classes:
-            raise ValueError(f"class_names must name all {n_classes} classes, got {len(names)}")
+        names = _class_names(class_names, n_classes)
         labels = [] if labels is None else np.asarray(labels).tolist()
         if labels and (len(labels) != n or not all(
                 isinstance(c, int) and 0 <= c < n_classes for c in labels)):
@@ -1153,7 +1140,6 @@ class InferenceExplorer(BrowserExplorer):
             raise ValueError("changed_only: the combination changes no image's answer here")
         if changed_only and index not in changed:
             index = self._nearest(index, changed)
-        self.q_all = q_all  #: the combination of every image with all specialists
         super().__init__(
             p=p.tolist(), subsets=[s.tolist() for s, _ in specialists],
             probs=[np.asarray(m, dtype=float).tolist() for _, m in specialists], names=names,
@@ -1164,6 +1150,9 @@ class InferenceExplorer(BrowserExplorer):
 
     @staticmethod
     def _enabled(enabled, n_specialists: int) -> list[bool]:
+        if isinstance(enabled, (str, bytes)) or not hasattr(enabled, "__iter__"):
+            raise TypeError(f"enabled must be {n_specialists} booleans (one per specialist), "
+                            f"got {enabled!r}")
         enabled = list(enabled)
         if len(enabled) != n_specialists or not all(
                 isinstance(e, (bool, np.bool_)) for e in enabled):
@@ -1197,7 +1186,7 @@ class InferenceExplorer(BrowserExplorer):
             if only and index is not None and index not in self.changed:
                 raise ValueError(f"index: image {index} is not one whose answer the combination "
                                  "changed (set changed_only=False to see it)")
-        except ValueError as err:
+        except (TypeError, ValueError) as err:
             self.error = str(err)
             return self
         with self.hold_sync():
@@ -1338,7 +1327,6 @@ class SoftKMeansExplorer(BrowserExplorer):
     """
 
     _esm = frontend.esm("softkmeans")
-    _css = frontend.css()
 
     T = traitlets.Float(1.0).tag(sync=True)
     points = traitlets.List().tag(sync=True)  # [[x1, x2], ...]

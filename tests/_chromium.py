@@ -90,3 +90,8 @@ def drag_T_slider(page, root, dx: float) -> None:
     page.mouse.down()
     page.mouse.move(x + dx, y, steps=10)
     page.mouse.up()
+
+
+def T_shown(root) -> float:
+    """The temperature an explorer's view shows, exactly (its readout's data-t)."""
+    return float(root.locator(".kdlab-T-readout").get_attribute("data-t"))

@@ -4,7 +4,9 @@ The browser is Debian's ``/usr/bin/chromium`` (``apt-get install chromium``), ne
 own download. Screenshots are saved in ``test-artifacts/`` (git-ignored) for a person to look at.
 
 - JupyterLab: chapter 01 runs from top to bottom in a real kernel; its temperature explorer,
-  drawn in the browser, answers a drag of its T slider, and the kernel reads the new T.
+  drawn in the browser, answers a drag of its T slider, and the kernel reads the new T. All
+  eight explorers (kdlab.widgets.gallery) drawn there: moving each one's first control
+  redraws it, and the kernel hears each new state.
 - The website (built once per session, see ``book_site`` in conftest.py): every chapter page
   loads with no failed request, no console error and no request to another host; its maths is
   typeset, its figures are drawn, and every explorer is live there with no kernel: moving
@@ -31,7 +33,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from _chromium import CHROMIUM, drag_T_slider
+from _chromium import CHROMIUM, T_shown, drag_T_slider
 
 from kdlab.frontend import serve_folder
 
@@ -127,8 +129,50 @@ def logits_shown(explorer) -> np.ndarray:
     return np.array(explorer.locator(".kdlab-bar").evaluate_all("b => b.map(e => +e.dataset.z)"))
 
 
-def T_shown(explorer) -> float:
-    return float(explorer.locator(".kdlab-T-readout").get_attribute("data-t"))
+# Each explorer view on a page: its first control moved as a person would (a range slider to
+# its end with the keyboard, else the last option of a select, else a click on a button), and
+# the markup of its drawing (SVG or canvas pixels) before and after.
+MOVE_FIRST_CONTROL = r"""async (view) => {
+    const drawing = () => [...view.querySelectorAll("svg")].map((s) => s.outerHTML).join("")
+        + [...view.querySelectorAll("canvas")].map((c) => c.toDataURL()).join("");
+    const before = drawing();
+    const range = view.querySelector('input[type="range"]');
+    const select = view.querySelector("select");
+    const button = view.querySelector("button");
+    let control;
+    if (range) {
+        control = "range";
+        range.value = range.value === range.max ? range.min : range.max;
+        range.dispatchEvent(new Event("input", { bubbles: true }));
+        range.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (select && select.options.length > 1) {
+        control = "select";
+        select.selectedIndex = select.selectedIndex === select.options.length - 1 ? 0
+            : select.options.length - 1;
+        select.dispatchEvent(new Event("input", { bubbles: true }));
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+    } else if (button) {
+        control = "button";
+        button.click();
+    } else {
+        return { control: null, changed: false };
+    }
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+    return { control, changed: drawing() !== before, hasDrawing: before.length > 0 };
+}"""
+
+
+def move_each(views, name: str) -> None:
+    """Move the first control of every explorer view in ``views``; each must redraw."""
+    for i in range(views.count()):
+        view = views.nth(i)
+        view.scroll_into_view_if_needed()
+        view.locator("svg, canvas").first.wait_for(timeout=30_000)
+        moved = view.evaluate(MOVE_FIRST_CONTROL)
+        assert moved["control"], f"{name}: explorer {i} has no control"
+        assert moved["hasDrawing"] and moved["changed"], \
+            f"{name}: explorer {i}: moving its {moved['control']} did not redraw it"
+        shot(view, f"{name}-explorer-{i}")
 
 
 # --- JupyterLab -----------------------------------------------------------------------------------
@@ -290,7 +334,6 @@ def test_jupyterlab_runs_chapter_01_and_its_explorer_answers_in_the_browser(jupy
     assert [url for url in page.remote if url not in text] == []
 
 
-
 # A notebook for JupyterLab that builds every explorer (kdlab.widgets.gallery) and shows them,
 # then keeps each one's synced state, to tell afterwards which ones the kernel heard move.
 GALLERY_CELLS = [
@@ -336,14 +379,7 @@ def test_jupyterlab_shows_every_explorer_and_the_kernel_hears_each_move(jupyter_
     wait_until(ran, 180, "the gallery to run", interval=1)
     wait_until(lambda: idle.count() == 1, 60, "the kernel to be idle")
     assert views.count() == 8, f"{views.count()} explorers drawn in JupyterLab, not 8"
-    for i in range(8):
-        view = views.nth(i)
-        view.scroll_into_view_if_needed()
-        view.locator("svg, canvas").first.wait_for(timeout=30_000)
-        moved = view.evaluate(MOVE_FIRST_CONTROL)
-        assert moved["control"] and moved["hasDrawing"] and moved["changed"], \
-            f"explorer {i} in JupyterLab: moving its {moved['control']} did not redraw it"
-    shot(page, "jupyterlab-gallery-moved")
+    move_each(views, "jupyterlab-gallery")
     heard = {entry["explorer"] for entry in page.evaluate("globalThis.__kdlabLatency")}
     assert len(heard) == 8, f"the latency probe heard {sorted(heard)}"
 
@@ -429,39 +465,6 @@ def explorer_chapters() -> list[str]:
     return [c for c in chapters() if explorer_calls(c)]
 
 
-# Each explorer view on a page: its first control moved as a person would (a range slider to
-# its end with the keyboard, else the last option of a select, else a click on a button), and
-# the markup of its drawing (SVG or canvas pixels) before and after.
-MOVE_FIRST_CONTROL = r"""async (view) => {
-    const drawing = () => [...view.querySelectorAll("svg")].map((s) => s.outerHTML).join("")
-        + [...view.querySelectorAll("canvas")].map((c) => c.toDataURL()).join("");
-    const before = drawing();
-    const range = view.querySelector('input[type="range"]');
-    const select = view.querySelector("select");
-    const button = view.querySelector("button");
-    let control;
-    if (range) {
-        control = "range";
-        range.value = range.value === range.max ? range.min : range.max;
-        range.dispatchEvent(new Event("input", { bubbles: true }));
-        range.dispatchEvent(new Event("change", { bubbles: true }));
-    } else if (select && select.options.length > 1) {
-        control = "select";
-        select.selectedIndex = select.selectedIndex === select.options.length - 1 ? 0
-            : select.options.length - 1;
-        select.dispatchEvent(new Event("input", { bubbles: true }));
-        select.dispatchEvent(new Event("change", { bubbles: true }));
-    } else if (button) {
-        control = "button";
-        button.click();
-    } else {
-        return { control: null, changed: false };
-    }
-    await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
-    return { control, changed: drawing() !== before, hasDrawing: before.length > 0 };
-}"""
-
-
 @pytest.mark.parametrize("chapter", explorer_chapters())
 def test_every_explorer_is_live_on_the_website_without_a_kernel(site_url, page, chapter):
     """Each chapter's explorers on the website, drawn in the browser from the saved widget
@@ -475,15 +478,7 @@ def test_every_explorer_is_live_on_the_website_without_a_kernel(site_url, page, 
     n = views.count()
     assert n == explorer_calls(chapter), f"{name}: {n} live explorers drawn, " \
         f"{explorer_calls(chapter)} built by the notebook"
-    for i in range(n):
-        view = views.nth(i)
-        view.scroll_into_view_if_needed()
-        view.locator("svg, canvas").first.wait_for(timeout=30_000)
-        moved = view.evaluate(MOVE_FIRST_CONTROL)
-        assert moved["control"], f"{name}: explorer {i} has no control"
-        assert moved["hasDrawing"] and moved["changed"], \
-            f"{name}: explorer {i}: moving its {moved['control']} did not redraw it"
-        shot(view, f"site-{name}-explorer-{i}-live")
+    move_each(views, f"site-{name}")
     latency = page.evaluate("globalThis.__kdlabLatency")
     assert len(latency) >= n, f"{name}: the latency probe heard {len(latency)} of {n} moves"
     assert_nothing_went_wrong(page, name)

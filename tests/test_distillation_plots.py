@@ -245,7 +245,7 @@ def test_chapter_02_plots_and_widgets_leave_matplotlib_alone(monkeypatch):
     """Import both modules afresh and use every chapter-02 function: no rcParams written, no pyplot.
 
     (A subprocess would see a pristine matplotlib, but importing torch there takes seconds; the
-    chapter-01 test in test_plots_widgets.py already does that for the import.)
+    chapter-01 test in test_plots.py already does that for the import.)
     """
     before, writes = raw_rcparams(), []
     set_item = matplotlib.RcParams.__setitem__

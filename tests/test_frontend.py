@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _chromium import STATIC, browser_test, drag_T_slider, opened
+from _chromium import STATIC, T_shown, browser_test, drag_T_slider, opened
 
 from kdlab import frontend
 from kdlab.temperature import entropy, softmax_t
@@ -100,10 +100,6 @@ def heights(root) -> np.ndarray:
     """The bars' drawn heights over the plot's full height (170 SVG units)."""
     return np.array(root.locator(".kdlab-bar").evaluate_all(
         "b => b.map(e => +e.getAttribute('height') / 170)"))
-
-
-def T_shown(root) -> float:
-    return float(root.locator(".kdlab-T-readout").get_attribute("data-t"))
 
 
 def logits_shown(root) -> np.ndarray:

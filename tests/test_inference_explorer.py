@@ -104,6 +104,7 @@ def test_the_filter_moves_to_the_next_changed_image_and_keeps_to_them():
     ({"index": True}, "index must be an int in"), ({"index": 1.0}, "index must be an int in"),
     ({"enabled": [True]}, "enabled must be 3 booleans"),
     ({"enabled": [1, 1, 1]}, "enabled must be 3 booleans"),
+    ({"enabled": 5}, "enabled must be 3 booleans"),
     ({"changed_only": "yes"}, "changed_only must be True or False")])
 def test_bad_input_is_reported_not_raised(kwargs, match):
     w = explorer(index=2)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _chromium import STATIC, browser_test, drag_T_slider, opened
+from _chromium import STATIC, T_shown, browser_test, drag_T_slider, opened
 from matplotlib import colormaps
 from matplotlib.colors import to_hex, to_rgb
 
@@ -88,10 +88,6 @@ def view(browser, tmp_path_factory):
         roots = page.locator(".kdlab-soft-kmeans")
         assert roots.count() == 2
         yield page, [roots.nth(0), roots.nth(1)]
-
-
-def T_shown(root):
-    return float(root.locator(".kdlab-T-readout").get_attribute("data-t"))
 
 
 def check_drawn(root, centres):
