@@ -26,6 +26,7 @@ Each variant also prints its dead units: hidden ReLUs that output 0 on every tra
 Measured on 2026-12-03: replicate's distilled student (92 errors) has 291 of 800 dead in its
 first layer, seed1 (113 errors) 675, seed2 (90) 394; the student alone none; a quarter of the
 rate none (96 errors). The soft term's large first steps kill them: hence `warm`.
+Then: adam 88; warm 88, warm1 91, warm2 90 (no dead unit); warmlong 88 (book/reproducing.md).
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
