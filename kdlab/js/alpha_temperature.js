@@ -67,8 +67,7 @@ function render({ model, el }) {
     type: "range", class: "kdlab-alpha", min: 0, max: 1, step: 0.01, "aria-label": "alpha",
   });
   const readoutAlpha = h("output", { class: "kdlab-alpha-readout" });
-  const slider = h("input", { type: "range", class: "kdlab-T",
-    "aria-label": "temperature T (log scale)" });
+  const slider = logTSlider();
   const readoutT = h("output", { class: "kdlab-T-readout" });
   const readout = h("div", { class: "kdlab-balance", "aria-live": "polite" });
   const status = h("div", { class: "kdlab-status", role: "status" });
@@ -224,7 +223,7 @@ function render({ model, el }) {
     alphaSlider.value = alpha;
     readoutAlpha.textContent = fmtF(alpha, 2);
     readoutAlpha.dataset.alpha = alpha;
-    slider.value = Math.min(Math.max(Math.log10(T), Number(slider.min)), Number(slider.max));
+    showLogT(slider, T);
     readoutT.textContent = fmtG(T);
     readoutT.dataset.t = T;
     Object.assign(readout.dataset, { balance: withT2, balanceNoT2: without, cell: `${ci},${cj}`,
@@ -247,7 +246,7 @@ function render({ model, el }) {
     change(event, "alpha", { alpha: Number(alphaSlider.value), error: "" });
   });
   slider.addEventListener("input", (event) => {
-    change(event, "T", { T: 10 ** Number(slider.value), error: "" });
+    change(event, "T", { T: sliderT(slider), error: "" });
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------

@@ -128,6 +128,25 @@ function nameLabel(name, attrs, max) {
   return label;
 }
 
+/**
+ * A temperature slider on a log scale: a range input over log10 T from `range.min` to
+ * `range.max` in steps of `range.step` (class "kdlab-T"); without `range`, the view sets them.
+ */
+function logTSlider(range = {}) {
+  return h("input", { type: "range", class: "kdlab-T", min: range.min, max: range.max,
+    step: range.step, "aria-label": "temperature T (log scale)" });
+}
+
+/** Put a log-T slider at `T`, clamped to its range. */
+function showLogT(slider, T) {
+  slider.value = Math.min(Math.max(Math.log10(T), Number(slider.min)), Number(slider.max));
+}
+
+/** The temperature a log-T slider is at. */
+function sliderT(slider) {
+  return 10 ** Number(slider.value);
+}
+
 /** Show `error` in a view's status line (in red), or else `note`. */
 function showStatus(status, error, note = "") {
   status.classList.toggle("kdlab-error", !!error);

@@ -41,10 +41,7 @@ function render({ model, el }) {
 
   // --- controls ---------------------------------------------------------------------------
   const radios = h("div", { class: "kdlab-mistakes", role: "radiogroup", "aria-label": "mistake" });
-  const slider = h("input", {
-    type: "range", class: "kdlab-T", min: LOG_T.min, max: LOG_T.max, step: LOG_T.step,
-    "aria-label": "temperature T (log scale)",
-  });
+  const slider = logTSlider(LOG_T);
   const readoutT = h("output", { class: "kdlab-T-readout" });
   const alphaSlider = h("input", {
     type: "range", class: "kdlab-alpha", min: 0, max: 1, step: 0.01, "aria-label": "alpha",
@@ -133,7 +130,7 @@ function render({ model, el }) {
       columns[i].group.classList.toggle("kdlab-label-class", i === model.get("label"));
     });
     scaleText.textContent = `±${fmtG(scale)}`;
-    slider.value = Math.min(Math.max(Math.log10(T), LOG_T.min), LOG_T.max);
+    showLogT(slider, T);
     readoutT.textContent = fmtG(T);
     readoutT.dataset.t = T;
     alphaSlider.value = alpha;
@@ -157,7 +154,7 @@ function render({ model, el }) {
   const change = modelChanger(model, state, draw);
 
   slider.addEventListener("input", (event) => {
-    change(event, "T", { T: 10 ** Number(slider.value), error: "" });
+    change(event, "T", { T: sliderT(slider), error: "" });
   });
   alphaSlider.addEventListener("input", (event) => {
     change(event, "alpha", { alpha: Number(alphaSlider.value), error: "" });

@@ -56,10 +56,7 @@ function render({ model, el }) {
     type: "range", class: "kdlab-index", min: 0, step: 1, "aria-label": "image",
   });
   const readoutIndex = h("output", { class: "kdlab-index-readout" });
-  const slider = h("input", {
-    type: "range", class: "kdlab-T", min: LOG_T.min, max: LOG_T.max, step: LOG_T.step,
-    "aria-label": "temperature T (log scale)",
-  });
+  const slider = logTSlider(LOG_T);
   const readoutT = h("output", { class: "kdlab-T-readout" });
   const readout = h("div", { class: "kdlab-kl", "aria-live": "polite" });
   const status = h("div", { class: "kdlab-status", role: "status" });
@@ -165,7 +162,7 @@ function render({ model, el }) {
     indexSlider.value = i;
     readoutIndex.textContent = `${i + 1} of ${model.get("n")}`;
     readoutIndex.dataset.index = i;
-    slider.value = Math.min(Math.max(Math.log10(T), LOG_T.min), LOG_T.max);
+    showLogT(slider, T);
     readoutT.textContent = fmtG(T);
     readoutT.dataset.t = T;
     const H_p = entropyOf(p);
@@ -196,7 +193,7 @@ function render({ model, el }) {
     change(event, "image", { index: Number(indexSlider.value), error: "" });
   });
   slider.addEventListener("input", (event) => {
-    change(event, "T", { T: 10 ** Number(slider.value), error: "" });
+    change(event, "T", { T: sliderT(slider), error: "" });
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------

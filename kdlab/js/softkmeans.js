@@ -43,10 +43,7 @@ function render({ model, el }) {
   const state = { event: null, control: null };
 
   // --- controls ---------------------------------------------------------------------------
-  const slider = h("input", {
-    type: "range", class: "kdlab-T", min: LOG_T.min, max: LOG_T.max, step: LOG_T.step,
-    "aria-label": "temperature T (log scale)",
-  });
+  const slider = logTSlider(LOG_T);
   const readoutT = h("output", { class: "kdlab-T-readout" });
   const readout = h("div", { class: "kdlab-entropy-readout", "aria-live": "polite" });
   const status = h("div", { class: "kdlab-status", role: "status" });
@@ -135,7 +132,7 @@ function render({ model, el }) {
     const K = base.length;
     const H_ = total / r.length;
     title.textContent = `soft assignments at T = ${fmtG(T)}`;
-    slider.value = Math.min(Math.max(Math.log10(T), LOG_T.min), LOG_T.max);
+    showLogT(slider, T);
     readoutT.textContent = fmtG(T);
     readoutT.dataset.t = T;
     readout.dataset.entropy = H_;
@@ -149,7 +146,7 @@ function render({ model, el }) {
   // --- input: each handler changes the model; the model's change events redraw --------------
   const change = modelChanger(model, state, draw);
   slider.addEventListener("input", (event) => {
-    change(event, "T", { T: 10 ** Number(slider.value), error: "" });
+    change(event, "T", { T: sliderT(slider), error: "" });
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------

@@ -23,10 +23,7 @@ function render({ model, el }) {
   // --- controls ---------------------------------------------------------------------------
   const select = h("select", { class: "kdlab-example", "aria-label": "example" });
   const predict = h("input", { type: "checkbox", class: "kdlab-predict-mode" });
-  const slider = h("input", {
-    type: "range", class: "kdlab-T", min: LOG_T.min, max: LOG_T.max, step: LOG_T.step,
-    "aria-label": "temperature T (log scale)",
-  });
+  const slider = logTSlider(LOG_T);
   const readout = h("output", { class: "kdlab-T-readout" });
   const text = h("input", {
     type: "text", class: "kdlab-logits", spellcheck: "false", "aria-label": "logits",
@@ -132,7 +129,7 @@ function render({ model, el }) {
       `entropy H = ${H_.toFixed(3)} nats (one-hot: 0, uniform: log ${k} = ${Math.log(k).toFixed(3)})`;
     meterFill.style.width = `${k > 1 ? (100 * H_) / Math.log(k) : 0}%`;
     const shownT = state.pendingT ?? T;
-    slider.value = Math.min(Math.max(Math.log10(shownT), LOG_T.min), LOG_T.max);
+    showLogT(slider, shownT);
     readout.textContent = state.pendingT === null ? fmtG(T) : `${fmtG(T)} → ${fmtG(state.pendingT)}`;
     readout.dataset.t = T;
     const error = model.get("error");
@@ -190,7 +187,7 @@ function render({ model, el }) {
   }
 
   slider.addEventListener("input", (event) => {
-    const T = 10 ** Number(slider.value);
+    const T = sliderT(slider);
     if (model.get("mode") === "predict") {
       state.pendingT = T; // the bars wait for the guess
       state.reveal = null;
