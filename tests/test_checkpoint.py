@@ -152,8 +152,9 @@ def test_the_checkpoint_interval_is_not_part_of_the_cache_key(data, kdlab_cache)
         p for p in before if p.endswith(".pt")]
 
 
-def test_cosine_schedule_decays_to_zero_and_sgd_follows_it(data, monkeypatch):
-    X, y = data
+@pytest.fixture
+def sgd_rates(monkeypatch) -> list:
+    """The learning rate of every SGD step taken during the test, in order."""
     seen = []
     real_step = torch.optim.SGD.step
 
@@ -162,6 +163,12 @@ def test_cosine_schedule_decays_to_zero_and_sgd_follows_it(data, monkeypatch):
         return real_step(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    return seen
+
+
+def test_cosine_schedule_decays_to_zero_and_sgd_follows_it(data, sgd_rates):
+    X, y = data
+    seen = sgd_rates
     fit(_net(), X, y, **{**KW, "epochs": 2, "augment": None})
     total = 2 * 10
     assert len(seen) == total
@@ -170,18 +177,10 @@ def test_cosine_schedule_decays_to_zero_and_sgd_follows_it(data, monkeypatch):
     assert seen[0] == pytest.approx(0.05) and seen[-1] < 0.05 * 0.01
 
 
-
 @pytest.mark.parametrize("schedule", ["cosine", "constant"])
-def test_warmup_raises_the_rate_linearly_then_follows_the_schedule(data, monkeypatch, schedule):
+def test_warmup_raises_the_rate_linearly_then_follows_the_schedule(data, sgd_rates, schedule):
     X, y = data
-    seen = []
-    real_step = torch.optim.SGD.step
-
-    def spy(self, *args, **kwargs):
-        seen.append(self.param_groups[0]["lr"])
-        return real_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.SGD, "step", spy)
+    seen = sgd_rates
     fit(_net(), X, y, **{**KW, "epochs": 3, "augment": None, "schedule": schedule, "warmup": 1})
     total, ramp = 3 * 10, 10  # 10 steps an epoch; the first epoch warms up
     decay = [0.5 * (1 + math.cos(math.pi * s / total)) if schedule == "cosine" else 1.0
