@@ -250,17 +250,10 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const onData = () => {
-    build();
-    draw();
-  };
-  const handlers = { alpha: onModel, T: onModel, error: onModel, reference: onModel };
-  for (const key of ["errors", "alphas", "temperatures", "v", "z", "y"]) handlers[key] = onData;
-  const unlisten = listen(model, handlers);
-  build();
-  draw();
-  return unlisten;
+  return drawOnChange(model, {
+    redraw: ["alpha", "T", "error", "reference"],
+    rebuild: ["errors", "alphas", "temperatures", "v", "z", "y"],
+  }, draw, build);
 }
 
 export default { render };

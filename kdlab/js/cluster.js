@@ -204,17 +204,12 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const onShape = () => {
-    built = null;
-    draw();
-  };
-  const unlisten = listen(model, {
-    dataset: onModel, n_clusters: onModel, method: onModel, error: onModel,
-    datasets: onShape, methods: onShape, partitions: onModel, colours: onShape,
+  return drawOnChange(model, {
+    redraw: ["dataset", "n_clusters", "method", "error", "partitions"],
+    rebuild: ["datasets", "methods", "colours"],
+  }, draw, () => {
+    built = null; // draw() builds the cells again
   });
-  draw();
-  return unlisten;
 }
 
 export default { render };

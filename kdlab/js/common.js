@@ -79,6 +79,26 @@ function listen(model, handlers) {
   };
 }
 
+/**
+ * Draw the view now, and again when the model changes: the traits in `redraw` change only what
+ * is drawn, those in `rebuild` its shape (`build()` runs first). Returns the function that
+ * stops listening (what an anywidget `render` returns).
+ */
+function drawOnChange(model, { redraw = [], rebuild = [] }, draw, build = () => {}) {
+  const handlers = {};
+  for (const key of redraw) handlers[key] = () => draw();
+  for (const key of rebuild) {
+    handlers[key] = () => {
+      build();
+      draw();
+    };
+  }
+  const unlisten = listen(model, handlers);
+  build();
+  draw();
+  return unlisten;
+}
+
 /** A number as Python's format(x, ".3g") writes it (enough for readouts). */
 function fmtG(x, digits = 3) {
   if (x === 0) return "0";

@@ -292,17 +292,13 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const onShape = () => {
-    boxes = [];
-    draw();
-  };
-  const handlers = { subsets: onShape, names: onShape };
-  for (const key of ["p", "probs", "labels", "ids", "changed", "n_top", "index", "changed_only",
-    "enabled", "error"]) handlers[key] = onModel;
-  const unlisten = listen(model, handlers);
-  draw();
-  return unlisten;
+  return drawOnChange(model, {
+    redraw: ["p", "probs", "labels", "ids", "changed", "n_top", "index", "changed_only",
+      "enabled", "error"],
+    rebuild: ["subsets", "names"],
+  }, draw, () => {
+    boxes = []; // draw() builds the panels again
+  });
 }
 
 export default { render };

@@ -161,17 +161,10 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const onShape = () => {
-    build();
-    draw();
-  };
-  const handlers = { names: onShape, options: onShape };
-  for (const key of ["T", "alpha", "mistake", "z", "v", "label", "error"]) handlers[key] = onModel;
-  const unlisten = listen(model, handlers);
-  build();
-  draw();
-  return unlisten;
+  return drawOnChange(model, {
+    redraw: ["T", "alpha", "mistake", "z", "v", "label", "error"],
+    rebuild: ["names", "options"],
+  }, draw, build);
 }
 
 export default { render };

@@ -197,19 +197,10 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const onData = () => {
-    build();
-    draw();
-  };
-  const handlers = { index: onModel, T: onModel, error: onModel, labels: onModel };
-  for (const key of ["pixels", "teacher", "student", "names", "shape", "n", "student_name"]) {
-    handlers[key] = onData;
-  }
-  const unlisten = listen(model, handlers);
-  build();
-  draw();
-  return unlisten;
+  return drawOnChange(model, {
+    redraw: ["index", "T", "error", "labels"],
+    rebuild: ["pixels", "teacher", "student", "names", "shape", "n", "student_name"],
+  }, draw, build);
 }
 
 export default { render };

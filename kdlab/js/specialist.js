@@ -168,11 +168,7 @@ function render({ model, el }) {
   });
 
   // --- changes from Python (or another view of the same explorer) ---------------------------
-  const onModel = () => draw();
-  const unlisten = listen(model, { index: onModel, corrected: onModel, cards: onModel,
-    error: onModel });
-  draw();
-  return unlisten;
+  return drawOnChange(model, { redraw: ["index", "corrected", "cards", "error"] }, draw);
 }
 
 export default { render };
