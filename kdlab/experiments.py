@@ -7,6 +7,7 @@ numbers are kept here too, so that every table prints them beside ours (see note
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 import warnings
@@ -31,6 +32,7 @@ __all__ = [
     "distill_grid",
     "train_generalist",
     "train_distilled",
+    "train_seeded_students",
     "train_teacher",
     "jittered_transfer",
     "omitted_transfer_set",
@@ -398,6 +400,33 @@ def train_distilled(train, profile, logits, *, name: str = "distilled", rows=Non
     net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
     return distill_student(net, train.X[idx], logits=logits[idx], y=train.y[idx], T=T,
                            alpha=alpha, name=name, verbose=verbose, **opts)
+
+
+def train_seeded_students(train, profile, logits, *, n: int | None = None,
+                          T: float | None = None, alpha: float | None = None,
+                          verbose: bool = True) -> dict:
+    """The student alone and the distilled student of :func:`train_generalist` and
+    :func:`train_distilled`, each trained ``n`` times (default ``p.distill_seeds``).
+
+    Run ``i`` starts from ``seed_pairs(p, n)[i]`` (initial weights ``p.seed + 1 + i``, data
+    order ``p.seed + i``), so run 0 is the very pair of chapter 02's section 1 (same cache
+    keys) and the others differ only in their seeds: the spread of a single comparison.
+    Returns ``{"student": [network, ...], "distilled": [network, ...]}``, run 0 first.
+
+    See :mod:`kdlab.replicate`.
+    """
+    _check_profile_data(profile, train)
+    p = profile
+    n = p.distill_seeds if n is None else check_int(n, "n", lo=1)
+    nets: dict[str, list] = {"student": [], "distilled": []}
+    for i, (_, order) in enumerate(seed_pairs(p, n)):
+        q = dataclasses.replace(p, seed=order)  # weights p.seed + 1 + i, data order p.seed + i
+        tag = "" if i == 0 else f"-seed{i}"
+        nets["student"].append(train_generalist(train, q, name=f"student{tag}",
+                                                verbose=verbose))
+        nets["distilled"].append(train_distilled(train, q, logits, name=f"distilled{tag}",
+                                                 T=T, alpha=alpha, verbose=verbose))
+    return nets
 
 
 #: Chapter 02's transfer sets: a tenth of the training images held out to choose bias shifts

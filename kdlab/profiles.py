@@ -46,6 +46,9 @@ class Profile:
     checkpoint_every : int or None
         Long trainings save their state every this many epochs and resume after an
         interruption (``None``: no checkpoints).
+    distill_seeds : int
+        Seeds of :mod:`kdlab.replicate`'s student alone and distilled student (initial
+        weights and data order; their targets are judged on the mean).
     ensemble_size : int
         Members of the ensemble that chapter 02 distils into one network (paper: 10).
     ensemble_hidden : tuple of int
@@ -109,6 +112,7 @@ class Profile:
     teacher_recipe: tuple[tuple[str, object], ...] = ()
     student_recipe: tuple[tuple[str, object], ...] = ()
     checkpoint_every: int | None = None
+    distill_seeds: int = 3
     ensemble_size: int = 3
     ensemble_hidden: tuple[int, ...] = (100, 100)
     sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
@@ -153,6 +157,12 @@ class Profile:
 #: also gets a max-norm bound of 3 on each unit's incoming weights.
 _SGD_COSINE = (("optimizer", "sgd"), ("lr", 0.05), ("momentum", 0.9), ("nesterov", True),
                ("schedule", "cosine"))
+#: The students' (alone, distilled, ensemble members): twice the teacher's rate, warmed up
+#: linearly over 5 epochs. Without the warm-up the soft term's first steps kill a third to
+#: four fifths of the distilled student's first-layer ReLUs; at 0.05 it made 88-91 errors,
+#: at 0.1 75-87 (benchmarks/investigate_distilled_student.py).
+_SGD_STUDENT = (("optimizer", "sgd"), ("lr", 0.1), ("momentum", 0.9), ("nesterov", True),
+                ("schedule", "cosine"), ("warmup", 5))
 
 
 PROFILES: dict[str, Profile] = {
@@ -180,7 +190,7 @@ PROFILES: dict[str, Profile] = {
         teacher_dropout=0.5, teacher_jitter=2,
         temperatures=(1.0, 2.0, 2.5, 3.0, 4.0, 8.0, 12.0, 20.0, 30.0),
         teacher_input_dropout=0.2, teacher_recipe=(*_SGD_COSINE, ("max_norm", 3.0)),
-        student_recipe=_SGD_COSINE, checkpoint_every=5,
+        student_recipe=_SGD_STUDENT, checkpoint_every=5,
         ensemble_size=10, ensemble_hidden=(800, 800), sweep_temperatures=(
             1.0, 2.0, 2.5, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0), tiny_epochs=200,
         specialist_n_train=None, specialist_epochs=40, specialist_patience=5,

@@ -212,6 +212,10 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
                 total += loss.detach() * len(idx)
             history["loss"].append(float(total) / max(n, 1))
             done = epoch + 1
+            if not math.isfinite(history["loss"][-1]):  # never cache (or go on with) a NaN net
+                raise FloatingPointError(
+                    f"training diverged: loss {history['loss'][-1]} in epoch {done} at lr "
+                    f"{lr:g}; a lower lr or a warm-up (warmup=) may help")
             if val is not None and _early_stop(model, Xv, Tv, loss_fn, history, done,
                                                patience):
                 break

@@ -142,6 +142,20 @@ def test_fit_cached_resumes_and_removes_the_checkpoint_once_saved(data, kdlab_ca
     assert len(lines) == 1 and "epoch 4/6" in lines[0] and "left" in lines[0]
 
 
+def test_a_diverged_training_stops_and_caches_nothing(data, kdlab_cache):
+    """Found at paper scale: the distilled student at four times the rate went to a NaN loss
+    and trained on for 40 epochs. Now it stops in the first epoch whose loss is not finite,
+    and nothing (model or NaN weights) reaches the cache."""
+    X, y = data
+    kw = {**KW, "lr": 1e30, "max_norm": None, "progress": False}
+    with pytest.raises(FloatingPointError, match=r"diverged: loss (nan|inf) in epoch 1 at lr"):
+        fit(_net(), X, y, **kw)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        fit_cached(_net(), X, y, name="diverged", verbose=False,
+                   **{k: v for k, v in kw.items() if k != "progress"})
+    assert not (kdlab_cache / "models").exists() or not any((kdlab_cache / "models").iterdir())
+
+
 def test_the_checkpoint_interval_is_not_part_of_the_cache_key(data, kdlab_cache):
     X, y = data
     kw = {k: v for k, v in KW.items() if k != "progress"}
@@ -233,6 +247,8 @@ def test_the_paper_recipe_is_sgd_cosine_with_max_norm_and_checkpoints():
     assert teacher["optimizer"] == student["optimizer"] == "sgd"
     assert teacher["schedule"] == student["schedule"] == "cosine"
     assert teacher["max_norm"] > 0 and "max_norm" not in student
+    # the students' rate is warmed up: without it the soft term's first steps kill ReLUs
+    assert student["warmup"] > 0 and "warmup" not in teacher
     assert teacher["checkpoint_every"] == student["checkpoint_every"] == p.checkpoint_every
     assert p.teacher_input_dropout == 0.2 and p.teacher_dropout == 0.5 and p.teacher_jitter == 2
     with pytest.raises(ValueError, match="role"):

@@ -609,6 +609,30 @@ def test_train_generalist_bad_input():
         train_generalist((np.zeros((4, 2)), np.zeros(4)), _small_profile())
 
 
+def test_seeded_students_start_with_chapter_02s_pair_then_differ_only_in_seeds(kdlab_cache,
+                                                                              monkeypatch):
+    import kdlab.train
+    from kdlab.data import load_dataset
+    from kdlab.experiments import train_distilled, train_generalist, train_seeded_students
+
+    p, train = _small_profile(), load_dataset("digits", "train")
+    logits = np.random.default_rng(0).normal(size=(len(train.X), 10)).astype(np.float32)
+    nets = train_seeded_students(train, p, logits, n=3, verbose=False)
+    assert [len(nets[k]) for k in ("student", "distilled")] == [3, 3]
+    assert len(list(kdlab_cache.rglob("*.pt"))) == 6
+    monkeypatch.setattr(kdlab.train, "fit", lambda *a, **k: pytest.fail("retrained"))
+    run0 = {"student": train_generalist(train, p, verbose=False),  # section 1's pair: cached
+            "distilled": train_distilled(train, p, logits, verbose=False)}
+    for k, net in run0.items():
+        assert all(torch.equal(a, b) for a, b in zip(
+            net.state_dict().values(), nets[k][0].state_dict().values(), strict=True))
+        # runs 1 and 2: other initial weights (seed_pairs), hence other networks
+        assert not torch.equal(nets[k][1].state_dict()["body.0.weight"],
+                               nets[k][0].state_dict()["body.0.weight"])
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        train_seeded_students(train, p, logits, n=0, verbose=False)
+
+
 # --- synthetic_correlation: chapter 03's synthetic classes, shared with chapter 06 ---------
 
 def test_synthetic_correlation_is_the_correlation_of_the_gibbs_predictions():
