@@ -33,6 +33,10 @@ Measured on 2026-12-03: replicate's distilled student (92 errors) has 291 of 800
 first layer, seed1 (113 errors) 675, seed2 (90) 394; the student alone none; a quarter of the
 rate none (96 errors). The soft term's large first steps kill them: hence `warm`.
 Then: adam 88; warm 88, warm1 91, warm2 90 (no dead unit); warmlong 88 (book/reproducing.md).
+Session 7 (2026-12-03, no dead unit in any): warmT8 83, warmT4 91; warmfast 75, fast1 87,
+fast2 80 and fastalone 146 (the paper's 146), hence the profile's student recipe (lr 0.1,
+warmed up); faster diverged (loss nan by epoch 19: fit now stops there). Not run: warmb32,
+warmsoft, warmhalf.
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.

@@ -633,6 +633,22 @@ def test_seeded_students_start_with_chapter_02s_pair_then_differ_only_in_seeds(k
         train_seeded_students(train, p, logits, n=0, verbose=False)
 
 
+@pytest.mark.parametrize("epochs, warmup", [(None, 5), (60, 5), (1000, 83), (6, 1), (2, 1),
+                                            (1, 1)])
+def test_a_shorter_or_longer_training_warms_up_over_the_same_fraction(epochs, warmup):
+    """At ``paper`` the 3% run trains 1,000 epochs of 15 batches: warmed up over the profile's
+    5 epochs (75 updates) its distilled student died (9.7% accuracy); over the same twelfth
+    of its training, as the full run, it does not (book/reproducing.md)."""
+    from kdlab.experiments import _student_options
+    from kdlab.profiles import get_profile
+
+    p = get_profile("paper")
+    assert (p.epochs, p.fit_options("student")["warmup"]) == (60, 5)
+    opts = _student_options(p, epochs)
+    assert opts["warmup"] == warmup and opts["epochs"] == (epochs or 60)
+    assert "warmup" not in _student_options(get_profile("laptop"), 1000)  # no warm-up: none
+
+
 # --- synthetic_correlation: chapter 03's synthetic classes, shared with chapter 06 ---------
 
 def test_synthetic_correlation_is_the_correlation_of_the_gibbs_predictions():
