@@ -119,6 +119,11 @@ def fit(model: nn.Module, X, targets, *, epochs: int, batch_size: int = 128, lr:
         ``{"loss": [mean loss per epoch], "seconds": wall time, "device": str}``
         (``"resumed_at"``: the epoch a checkpoint resumed from, when one did; with ``val``:
         ``"val_loss"`` per epoch, ``"best_epoch"`` kept and ``"epochs_run"``).
+
+    Raises
+    ------
+    FloatingPointError
+        When an epoch's mean loss is not finite (the training diverged); nothing is cached.
     """
     epochs = check_int(epochs, "epochs", lo=0)
     batch_size = check_int(batch_size, "batch_size", lo=1)
