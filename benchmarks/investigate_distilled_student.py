@@ -29,6 +29,11 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     faster    warmed up, four times the rate (0.2)
     fastsoft  the profile's recipe now (lr 0.1, warmed up) with soft targets only (alpha = 1)
     fasthalf  the same with alpha = 0.5
+    b64       the profile's recipe with batches of 64, trained as replicate's three seeded
+              distilled students are (train_seeded_students's seeds: the cache keys replicate
+              computes if the profile adopts it); b64alone: its three students alone
+    lr15      the same with a rate of 0.15; lr15alone: its students alone
+    b32       the same with batches of 32; b32alone: its students alone
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -60,6 +65,7 @@ from kdlab.experiments import (
     ALPHA,
     T_HIGH,
     jittered_transfer,
+    seed_pairs,
     train_distilled,
     train_generalist,
     train_teacher,
@@ -71,7 +77,9 @@ from kdlab.train import evaluate
 VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "seed2", "slow",
             "adam", "warm", "warm1", "warm2", "warmlong", "warmT8", "warmT4", "warmsoft",
             "warmhalf", "warmfast", "warmb32", "fast1", "fast2", "fastalone", "faster",
-            "fastsoft", "fasthalf")
+            "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone")
+#: The seeded variants: a change of the profile's student recipe, three seeds each.
+SEEDED = {"b64": (("batch_size", 64),), "lr15": (("lr", 0.15),), "b32": (("batch_size", 32),)}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -96,6 +104,20 @@ def main(variant: str) -> int:
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
     teacher = train_teacher(train, p)
     print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
+    base = variant.removesuffix("alone")
+    if base in SEEDED:
+        q = replace(p, student_recipe=(*p.student_recipe, *SEEDED[base]))
+        logits = None if variant.endswith("alone") else teacher_logits(teacher, train.X)
+        errors = []
+        for i, (_, order) in enumerate(seed_pairs(q, q.distill_seeds)):
+            qi = replace(q, seed=order)  # as train_seeded_students: weights order + 1
+            net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
+                   else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}"))
+            errors.append(evaluate(net, test.X, test.y)["errors"])
+            print(f"{variant} seed {i}: {errors[-1]} test errors, "
+                  f"dead units {dead_units(net, train.X)}", flush=True)
+        print(f"{variant}: {errors} test errors, mean {sum(errors) / len(errors):.1f}")
+        return 0
     if variant.startswith("fast") and variant != "fast":
         # replicate's own recipes (train_distilled / train_generalist) with the rate doubled
         # (quadrupled: faster) and warmed up, so that the profile can adopt them as they are
