@@ -34,6 +34,13 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
               computes if the profile adopts it); b64alone: its three students alone
     lr15      the same with a rate of 0.15; lr15alone: its students alone
     b32       the same with batches of 32; b32alone: its students alone
+    base      the profile's recipe unchanged, the same three seeds (replicate's own distilled
+              students: their control on the teacher at hand); basealone: its students alone
+    half      the profile's recipe, the same three seeds, alpha = 0.5 (the labels' weight 5
+              times the profile's)
+    long      the profile's recipe over twice the epochs (120; the same 5-epoch warm-up),
+              the same three seeds; longalone: its students alone
+    short     the same over half the epochs (30); shortalone: its students alone
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -47,6 +54,10 @@ Session 7 (2026-12-03, no dead unit in any): warmT8 83, warmT4 91; warmfast 75, 
 fast2 80 and fastalone 146 (the paper's 146), hence the profile's student recipe (lr 0.1,
 warmed up); faster diverged (loss nan by epoch 19: fit now stops there). Not run: warmb32,
 warmsoft, warmhalf.
+Session 8 (2026-12-03, a second machine; the teacher retrained: 65 errors): base 84, 91, 90;
+b64 88, 87 (stopped); lr15 84, 88, 89; half 77, 91, 89; long 92, 96, 87; short 96, 91, 86;
+basealone 143, 128, 140 (146, 142, 139 on the first machine: the CPU alone moves a run as
+much as a seed does).
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
@@ -77,9 +88,12 @@ from kdlab.train import evaluate
 VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "seed2", "slow",
             "adam", "warm", "warm1", "warm2", "warmlong", "warmT8", "warmT4", "warmsoft",
             "warmhalf", "warmfast", "warmb32", "fast1", "fast2", "fastalone", "faster",
-            "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone")
+            "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
+            "base", "basealone", "half", "long", "longalone",
+            "short", "shortalone")
 #: The seeded variants: a change of the profile's student recipe, three seeds each.
-SEEDED = {"b64": (("batch_size", 64),), "lr15": (("lr", 0.15),), "b32": (("batch_size", 32),)}
+SEEDED = {"b64": (("batch_size", 64),), "lr15": (("lr", 0.15),), "b32": (("batch_size", 32),),
+          "base": (), "half": (), "long": (), "short": ()}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -106,13 +120,15 @@ def main(variant: str) -> int:
     print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
     base = variant.removesuffix("alone")
     if base in SEEDED:
-        q = replace(p, student_recipe=(*p.student_recipe, *SEEDED[base]))
+        q = replace(p, student_recipe=(*p.student_recipe, *SEEDED[base]),
+                    epochs={"long": 2 * p.epochs, "short": p.epochs // 2}.get(base, p.epochs))
         logits = None if variant.endswith("alone") else teacher_logits(teacher, train.X)
         errors = []
         for i, (_, order) in enumerate(seed_pairs(q, q.distill_seeds)):
             qi = replace(q, seed=order)  # as train_seeded_students: weights order + 1
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
-                   else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}"))
+                   else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}",
+                                        alpha=0.5 if base == "half" else None))
             errors.append(evaluate(net, test.X, test.y)["errors"])
             print(f"{variant} seed {i}: {errors[-1]} test errors, "
                   f"dead units {dead_units(net, train.X)}", flush=True)
