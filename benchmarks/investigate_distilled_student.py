@@ -41,6 +41,9 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     long      the profile's recipe over twice the epochs (120; the same 5-epoch warm-up),
               the same three seeds; longalone: its students alone
     short     the same over half the epochs (30); shortalone: its students alone
+    teacher1  the profile's recipe and seeds distilled from a second teacher: the same recipe
+              with seed 1 (initial weights, dropout masks, jitter and batch order; about 45
+              minutes on 2 cores, checkpointed): how much of the spread is the teacher's
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -90,10 +93,10 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "warmhalf", "warmfast", "warmb32", "fast1", "fast2", "fastalone", "faster",
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
-            "short", "shortalone")
+            "short", "shortalone", "teacher1")
 #: The seeded variants: a change of the profile's student recipe, three seeds each.
 SEEDED = {"b64": (("batch_size", 64),), "lr15": (("lr", 0.15),), "b32": (("batch_size", 32),),
-          "base": (), "half": (), "long": (), "short": ()}
+          "base": (), "half": (), "long": (), "short": (), "teacher1": ()}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -116,7 +119,8 @@ def main(variant: str) -> int:
         raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     p = get_profile("paper")
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
-    teacher = train_teacher(train, p)
+    teacher = (train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1")
+               if variant == "teacher1" else train_teacher(train, p))
     print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
     base = variant.removesuffix("alone")
     if base in SEEDED:
