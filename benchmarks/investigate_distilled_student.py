@@ -79,7 +79,7 @@ from kdlab.experiments import (
     ALPHA,
     T_HIGH,
     jittered_transfer,
-    seed_pairs,
+    seeded_profiles,
     train_distilled,
     train_generalist,
     train_teacher,
@@ -94,9 +94,12 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
             "short", "shortalone", "teacher1")
-#: The seeded variants: a change of the profile's student recipe, three seeds each.
-SEEDED = {"b64": (("batch_size", 64),), "lr15": (("lr", 0.15),), "b32": (("batch_size", 32),),
-          "base": (), "half": (), "long": (), "short": (), "teacher1": ()}
+#: The seeded variants, three seeds each: one change to the profile's students (``recipe``
+#: entries, ``epochs``, the soft targets' weight ``alpha``) or to its teacher's seed.
+SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
+          "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
+          "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
+          "teacher1": {"teacher_seed": 1}}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -119,20 +122,21 @@ def main(variant: str) -> int:
         raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     p = get_profile("paper")
     train, test = load_dataset("mnist", "train"), load_dataset("mnist", "test")
-    teacher = (train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1")
-               if variant == "teacher1" else train_teacher(train, p))
-    print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
     base = variant.removesuffix("alone")
+    spec = SEEDED.get(base, {})
+    teacher_seed = spec.get("teacher_seed", 0)
+    teacher = train_teacher(train, replace(p, seed=p.seed + teacher_seed),
+                            name=f"teacher-seed{teacher_seed}" if teacher_seed else "teacher")
+    print("teacher test errors:", evaluate(teacher, test.X, test.y)["errors"])
     if base in SEEDED:
-        q = replace(p, student_recipe=(*p.student_recipe, *SEEDED[base]),
-                    epochs={"long": 2 * p.epochs, "short": p.epochs // 2}.get(base, p.epochs))
+        q = replace(p, student_recipe=(*p.student_recipe, *spec.get("recipe", ())),
+                    epochs=spec.get("epochs", p.epochs))
         logits = None if variant.endswith("alone") else teacher_logits(teacher, train.X)
         errors = []
-        for i, (_, order) in enumerate(seed_pairs(q, q.distill_seeds)):
-            qi = replace(q, seed=order)  # as train_seeded_students: weights order + 1
+        for i, qi in enumerate(seeded_profiles(q)):  # replicate's seeds (same cache keys)
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
                    else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}",
-                                        alpha=0.5 if base == "half" else None))
+                                        alpha=spec.get("alpha")))
             errors.append(evaluate(net, test.X, test.y)["errors"])
             print(f"{variant} seed {i}: {errors[-1]} test errors, "
                   f"dead units {dead_units(net, train.X)}", flush=True)

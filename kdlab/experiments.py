@@ -33,6 +33,7 @@ __all__ = [
     "train_generalist",
     "train_distilled",
     "train_seeded_students",
+    "seeded_profiles",
     "train_teacher",
     "jittered_transfer",
     "omitted_transfer_set",
@@ -408,25 +409,41 @@ def train_seeded_students(train, profile, logits, *, n: int | None = None,
     """The student alone and the distilled student of :func:`train_generalist` and
     :func:`train_distilled`, each trained ``n`` times (default ``p.distill_seeds``).
 
-    Run ``i`` starts from ``seed_pairs(p, n)[i]`` (initial weights ``p.seed + 1 + i``, data
-    order ``p.seed + i``), so run 0 is the very pair of chapter 02's section 1 (same cache
+    Run ``i`` is trained with :func:`seeded_profiles`'s profile ``i``, so it starts from
+    ``seed_pairs(p, n)[i]`` (initial weights ``p.seed + 1 + i``, data order ``p.seed + i``):
+    run 0 is the very pair of chapter 02's section 1 (same cache
     keys) and the others differ only in their seeds: the spread of a single comparison.
     Returns ``{"student": [network, ...], "distilled": [network, ...]}``, run 0 first.
 
     See :mod:`kdlab.replicate`.
     """
     _check_profile_data(profile, train)
-    p = profile
-    n = p.distill_seeds if n is None else check_int(n, "n", lo=1)
     nets: dict[str, list] = {"student": [], "distilled": []}
-    for i, (_, order) in enumerate(seed_pairs(p, n)):
-        q = dataclasses.replace(p, seed=order)  # weights p.seed + 1 + i, data order p.seed + i
+    for i, q in enumerate(seeded_profiles(profile, n)):
         tag = "" if i == 0 else f"-seed{i}"
         nets["student"].append(train_generalist(train, q, name=f"student{tag}",
                                                 verbose=verbose))
         nets["distilled"].append(train_distilled(train, q, logits, name=f"distilled{tag}",
                                                  T=T, alpha=alpha, verbose=verbose))
     return nets
+
+
+def seeded_profiles(profile, n: int | None = None) -> list:
+    """The profiles of :func:`train_seeded_students`'s ``n`` runs (default ``p.distill_seeds``).
+
+    Run ``i``'s is ``profile`` with ``seed = p.seed + i``: :func:`train_generalist` and
+    :func:`train_distilled` then start from ``seed_pairs(p, n)[i]`` (initial weights
+    ``p.seed + 1 + i``, data order ``p.seed + i``); run 0's is ``profile`` itself.
+
+    Examples
+    --------
+    >>> from kdlab.profiles import get_profile
+    >>> [q.seed for q in seeded_profiles(get_profile("ci"))]
+    [0, 1, 2]
+    """
+    p = profile
+    n = p.distill_seeds if n is None else check_int(n, "n", lo=1)
+    return [dataclasses.replace(p, seed=order) for _, order in seed_pairs(p, n)]
 
 
 #: Chapter 02's transfer sets: a tenth of the training images held out to choose bias shifts

@@ -633,6 +633,23 @@ def test_seeded_students_start_with_chapter_02s_pair_then_differ_only_in_seeds(k
         train_seeded_students(train, p, logits, n=0, verbose=False)
 
 
+def test_seeded_profiles_differ_from_the_profile_only_in_seed():
+    """Run i's profile: the seed p.seed + i (so weights p.seed + 1 + i, order p.seed + i), the
+    profile otherwise; run 0's is the profile itself (chapter 02's pair, same cache keys)."""
+    import dataclasses
+
+    from kdlab.experiments import seed_pairs, seeded_profiles
+    from kdlab.profiles import get_profile
+
+    p = dataclasses.replace(get_profile("ci"), seed=7)
+    qs = seeded_profiles(p, 4)
+    assert [q.seed for q in qs] == [order for _, order in seed_pairs(p, 4)] == [7, 8, 9, 10]
+    assert qs[0] == p and all(dataclasses.replace(q, seed=p.seed) == p for q in qs)
+    assert len(seeded_profiles(p)) == p.distill_seeds
+    with pytest.raises(ValueError, match="n"):
+        seeded_profiles(p, 0)
+
+
 @pytest.mark.parametrize("epochs, warmup", [(None, 5), (60, 5), (1000, 83), (6, 1), (2, 1),
                                             (1, 1)])
 def test_a_shorter_or_longer_training_warms_up_over_the_same_fraction(epochs, warmup):
