@@ -44,6 +44,11 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     teacher1  the profile's recipe and seeds distilled from a second teacher: the same recipe
               with seed 1 (initial weights, dropout masks, jitter and batch order; about 45
               minutes on 2 cores, checkpointed): how much of the spread is the teacher's
+    shiftavg  the profile's recipe and seeds, each soft target the teacher's logits averaged
+              over the 25 shifts of its image by up to ±2 pixels (the jitter it was trained
+              with); the student still sees only unshifted images, as in the paper
+    ens2      the same seeds distilled from the mean logits of the two teachers (seeds 0 and
+              1): what a better teacher would give (not the paper's single teacher)
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -93,13 +98,14 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "warmhalf", "warmfast", "warmb32", "fast1", "fast2", "fastalone", "faster",
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
-            "short", "shortalone", "teacher1")
+            "short", "shortalone", "teacher1", "shiftavg", "ens2")
 #: The seeded variants, three seeds each: one change to the profile's students (``recipe``
 #: entries, ``epochs``, the soft targets' weight ``alpha``) or to its teacher's seed.
 SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
           "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
           "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
-          "teacher1": {"teacher_seed": 1}}
+          "teacher1": {"teacher_seed": 1}, "shiftavg": {"targets": "shiftavg"},
+          "ens2": {"targets": "ens2"}}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -117,6 +123,31 @@ def dead_units(net, X) -> list[int]:
     return dead
 
 
+def shift_images(X, image_shape, dy: int, dx: int):
+    """Every flattened image of ``X`` translated by (``dy``, ``dx``) pixels, zero-filled."""
+    import numpy as np
+
+    h, w = image_shape
+    s = max(abs(dy), abs(dx))
+    padded = np.pad(np.asarray(X).reshape(-1, h, w), ((0, 0), (s, s), (s, s)))
+    return padded[:, s - dy:s - dy + h, s - dx:s - dx + w].reshape(len(X), h * w)
+
+
+def soft_logits(targets, teacher, train, p):
+    """The soft targets' logits for every training image: the teacher's (``targets`` None),
+    its mean over the ±``p.teacher_jitter`` shifts (``"shiftavg"``), or the mean of it and
+    the second teacher's (``"ens2"``)."""
+    if targets is None:
+        return teacher_logits(teacher, train.X)
+    if targets == "ens2":
+        other = train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1")
+        return (teacher_logits(teacher, train.X) + teacher_logits(other, train.X)) / 2
+    s = int(p.teacher_jitter)
+    shifts = [(dy, dx) for dy in range(-s, s + 1) for dx in range(-s, s + 1)]
+    return sum(teacher_logits(teacher, shift_images(train.X, train.image_shape, dy, dx))
+               for dy, dx in shifts) / len(shifts)
+
+
 def main(variant: str) -> int:
     if variant not in VARIANTS:
         raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
@@ -131,7 +162,8 @@ def main(variant: str) -> int:
     if base in SEEDED:
         q = replace(p, student_recipe=(*p.student_recipe, *spec.get("recipe", ())),
                     epochs=spec.get("epochs", p.epochs))
-        logits = None if variant.endswith("alone") else teacher_logits(teacher, train.X)
+        logits = (None if variant.endswith("alone") else
+                  soft_logits(spec.get("targets"), teacher, train, p))
         errors = []
         for i, qi in enumerate(seeded_profiles(q)):  # replicate's seeds (same cache keys)
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
