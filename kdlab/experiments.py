@@ -353,8 +353,10 @@ def train_generalist(train, profile, *, name: str = "generalist", rows=None,
 
     The recipe, in one place for the chapters and :mod:`kdlab.replicate`: an MLP with the
     profile's ``student_hidden`` layers (seed ``p.seed + 1``) trained on ``train`` (a
-    :class:`kdlab.data.Dataset`) with hard labels, ``p.epochs`` epochs of Adam at ``p.lr``,
-    batches of ``p.batch_size``, seed ``p.seed``. It is the very network chapter 02 trains as
+    :class:`kdlab.data.Dataset`) with hard labels and the students' recipe,
+    ``p.fit_options("student")`` (``p.epochs`` epochs, batches of ``p.batch_size``, seed
+    ``p.seed``; Adam at ``p.lr`` at ``ci`` and ``laptop``, momentum SGD warmed up and decayed
+    by a cosine at ``paper``). It is the very network chapter 02 trains as
     "student alone" (same cache key; ``name`` only labels the file), so whichever chapter runs
     first trains it and the others load it. ``rows`` (indices into ``train``) and ``epochs``
     train the same student on part of the data, e.g. chapter 02's 3% run.
