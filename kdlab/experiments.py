@@ -31,6 +31,7 @@ __all__ = [
     "choose_bias_shift",
     "distill_grid",
     "train_generalist",
+    "student_net",
     "train_distilled",
     "train_seeded_students",
     "seeded_profiles",
@@ -363,15 +364,24 @@ def train_generalist(train, profile, *, name: str = "generalist", rows=None,
 
     See notebooks 02-06.
     """
-    from kdlab.models import MLP
     from kdlab.train import fit_cached
 
     _check_profile_data(profile, train)
     p = profile
     opts = _student_options(p, epochs)
     X, y = (train.X, train.y) if rows is None else (train.X[rows], train.y[rows])
-    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
-    return fit_cached(net, X, y, name=name, verbose=verbose, **opts)
+    return fit_cached(student_net(train, p), X, y, name=name, verbose=verbose, **opts)
+
+
+def student_net(train, profile) -> nn.Module:
+    """The students' untrained network: an MLP with the profile's ``student_hidden`` layers,
+    initial weights from seed ``p.seed + 1``, sized for ``train``'s images and classes (the
+    one definition that :func:`train_generalist`, :func:`train_distilled` and
+    :func:`jittered_transfer` train)."""
+    from kdlab.models import MLP
+
+    p = profile
+    return MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
 
 
 def train_distilled(train, profile, logits, *, name: str = "distilled", rows=None,
@@ -389,7 +399,6 @@ def train_distilled(train, profile, logits, *, name: str = "distilled", rows=Non
     See notebook 02.
     """
     from kdlab.distill import distill_student
-    from kdlab.models import MLP
 
     _check_profile_data(profile, train)
     p = profile
@@ -400,9 +409,8 @@ def train_distilled(train, profile, logits, *, name: str = "distilled", rows=Non
         raise ValueError(f"logits must hold the teacher's logits for every image of train, "
                          f"shape {(len(train.X), len(train.classes))}, got {logits.shape}")
     idx = slice(None) if rows is None else rows
-    net = MLP(train.X.shape[1], p.student_hidden, len(train.classes), seed=p.seed + 1)
-    return distill_student(net, train.X[idx], logits=logits[idx], y=train.y[idx], T=T,
-                           alpha=alpha, name=name, verbose=verbose, **opts)
+    return distill_student(student_net(train, p), train.X[idx], logits=logits[idx],
+                           y=train.y[idx], T=T, alpha=alpha, name=name, verbose=verbose, **opts)
 
 
 def train_seeded_students(train, profile, logits, *, n: int | None = None,
@@ -521,7 +529,6 @@ def jittered_transfer(train, profile, teacher, *, T: float | None = None,
     """
     from kdlab.data import jitter
     from kdlab.distill import distill_student
-    from kdlab.models import MLP
     from kdlab.train import fit_cached
 
     _check_profile_data(profile, train)
@@ -531,12 +538,12 @@ def jittered_transfer(train, profile, teacher, *, T: float | None = None,
         raise ValueError(f"profile.transfer_jitter must be a positive int for a jittered "
                          f"transfer set, got {p.transfer_jitter!r}")
     shift = jitter(train.image_shape, int(p.transfer_jitter))
-    D, C, opts = train.X.shape[1], len(train.classes), p.fit_options("student")
-    distilled = distill_student(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X,
-                                teacher=teacher, y=train.y, T=T, alpha=alpha, augment=shift,
-                                name="distilled-jittered", verbose=verbose, **opts)
-    alone = fit_cached(MLP(D, p.student_hidden, C, seed=p.seed + 1), train.X, train.y,
-                       augment=shift, name="student-jittered", verbose=verbose, **opts)
+    opts = _student_options(p, None)
+    distilled = distill_student(student_net(train, p), train.X, teacher=teacher, y=train.y,
+                                T=T, alpha=alpha, augment=shift, name="distilled-jittered",
+                                verbose=verbose, **opts)
+    alone = fit_cached(student_net(train, p), train.X, train.y, augment=shift,
+                       name="student-jittered", verbose=verbose, **opts)
     return {"distilled_jittered": distilled, "student_jittered": alone}
 
 

@@ -599,6 +599,38 @@ def test_train_generalist_under_another_name_loads_the_same_network(kdlab_cache,
     assert [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)] == [8, 10]
 
 
+def test_student_net_is_the_untrained_student_of_every_recipe(kdlab_cache, monkeypatch):
+    """student_net: the profile's student sizes, initial weights from seed p.seed + 1, the same
+    on every call; the student alone and the distilled student are it, trained."""
+    import dataclasses
+
+    import kdlab.train
+    from kdlab.data import load_dataset
+    from kdlab.experiments import student_net, train_distilled, train_generalist
+
+    p, train = _small_profile(), load_dataset("digits", "train")
+    net = student_net(train, p)
+    assert [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)] == [8, 10]
+    assert net.body[0].in_features == train.X.shape[1]
+    for a, b in zip(net.state_dict().values(), student_net(train, p).state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+    other = student_net(train, dataclasses.replace(p, seed=p.seed + 1))
+    assert not torch.equal(other.state_dict()["body.0.weight"], net.state_dict()["body.0.weight"])
+    started = []
+    real_fit = kdlab.train.fit
+    monkeypatch.setattr(kdlab.train, "fit", lambda model, *a, **k: (
+        started.append({n: w.clone() for n, w in model.state_dict().items()}),
+        real_fit(model, *a, **k))[1])
+    logits = np.random.default_rng(0).normal(size=(len(train.X), 10)).astype(np.float32)
+    train_generalist(train, p, verbose=False)
+    train_distilled(train, p, logits, verbose=False)
+    assert len(started) == 2
+    for weights in started:
+        for name, w in net.state_dict().items():
+            assert torch.equal(weights[name], w)
+
+
 def test_train_generalist_bad_input():
     from kdlab.data import load_dataset
     from kdlab.experiments import train_generalist
