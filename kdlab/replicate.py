@@ -217,7 +217,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     # chapter 02, section 3 · an ensemble distilled into one network (paper: speech, Table 1)
     key, t0 = step("ensemble", f"an ensemble of {p.ensemble_size} networks, and one distilled "
                                "from it")
-    ens = ensemble_experiment(train, test, p, verbose=False)
+    ens = ensemble_experiment(train, test, p)
     out["experiments"][key] = {k: ens[k] for k in (
         "members", "hidden", "member_errors", "mean_member_errors", "ensemble_errors",
         "mean_logit_errors", "distilled_errors", "gain_kept", "T", "alpha", "n_test", "paper",
@@ -229,7 +229,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     # chapter 02, section 6 · a transfer set of two classes, both biases shifted (paper: 7s, 8s)
     key, t0 = step("two_class_transfer",
                    f"a transfer set of {' and '.join(two_class_pair(names))} only")
-    two = two_class_experiment(train, test, p, logits_train, verbose=False)
+    two = two_class_experiment(train, test, p, logits_train)
     out["experiments"][key] = {k: two[k] for k in (
         "classes", "class_indices", "transfer_size", "validation_size", "n_test", "T", "alpha",
         "bias_shift", "errors_before", "errors_after", "paper")}
@@ -243,7 +243,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
     sp_train, sp_test = specialist_data(p, dataset)
     key, t0 = step("clustering", f"covariance clustering of held-out predictions, "
                                  f"K = {p.specialist_clusters}")
-    generalists = train_small_generalists(sp_train, p, verbose=False)
+    generalists = train_small_generalists(sp_train, p)
     _, val_rows = specialist_split(sp_train, p)
     clusters = cluster_classes(prediction_correlation(
         predict_proba(generalists[0], sp_train.X[val_rows])), p.specialist_clusters)
@@ -259,7 +259,7 @@ def run(dataset: str = "fashion-mnist", profile=None, log=print) -> dict:
 
     key, t0 = step("specialists", f"{_count(len(subsets), 'dustbin specialist')} per seed, "
                                   f"{p.specialist_seeds} seeds, with their controls")
-    exp = specialist_experiment(sp_train, sp_test, p, verbose=False)
+    exp = specialist_experiment(sp_train, sp_test, p)
     summary = exp.summary()
     out["specialists"] = [{k: g[k] for k in ("classes", "generalist_in_group_accuracy",
                                               "specialist_in_group_accuracy",
