@@ -49,6 +49,9 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
               with); the student still sees only unshifted images, as in the paper
     ens2      the same seeds distilled from the mean logits of the two teachers (seeds 0 and
               1): what a better teacher would give (not the paper's single teacher)
+    ens2shiftavg  both: the two teachers' logits, each averaged over the 25 shifts
+    teachers  the test errors of those soft targets' argmax on the test images (plain,
+              shiftavg, ens2, ens2shiftavg): how good a teacher each student learns from
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -98,14 +101,15 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "warmhalf", "warmfast", "warmb32", "fast1", "fast2", "fastalone", "faster",
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
-            "short", "shortalone", "teacher1", "shiftavg", "ens2")
+            "short", "shortalone", "teacher1", "shiftavg", "ens2",
+            "ens2shiftavg", "teachers")
 #: The seeded variants, three seeds each: one change to the profile's students (``recipe``
 #: entries, ``epochs``, the soft targets' weight ``alpha``) or to its teacher's seed.
 SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
           "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
           "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
           "teacher1": {"teacher_seed": 1}, "shiftavg": {"targets": "shiftavg"},
-          "ens2": {"targets": "ens2"}}
+          "ens2": {"targets": "ens2"}, "ens2shiftavg": {"targets": "ens2shiftavg"}}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -133,19 +137,17 @@ def shift_images(X, image_shape, dy: int, dx: int):
     return padded[:, s - dy:s - dy + h, s - dx:s - dx + w].reshape(len(X), h * w)
 
 
-def soft_logits(targets, teacher, train, p):
-    """The soft targets' logits for every training image: the teacher's (``targets`` None),
-    its mean over the ±``p.teacher_jitter`` shifts (``"shiftavg"``), or the mean of it and
-    the second teacher's (``"ens2"``)."""
-    if targets is None:
-        return teacher_logits(teacher, train.X)
-    if targets == "ens2":
-        other = train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1")
-        return (teacher_logits(teacher, train.X) + teacher_logits(other, train.X)) / 2
-    s = int(p.teacher_jitter)
+def soft_logits(targets, teacher, X, train, p):
+    """The soft targets' logits for every image of ``X``: the teacher's (``targets`` None),
+    its mean over the ±``p.teacher_jitter`` shifts of each image (``"shiftavg"``), the mean of
+    it and the second teacher's (``"ens2"``), or both means (``"ens2shiftavg"``)."""
+    teachers = [teacher]
+    if targets in ("ens2", "ens2shiftavg"):
+        teachers.append(train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1"))
+    s = int(p.teacher_jitter) if targets in ("shiftavg", "ens2shiftavg") else 0
     shifts = [(dy, dx) for dy in range(-s, s + 1) for dx in range(-s, s + 1)]
-    return sum(teacher_logits(teacher, shift_images(train.X, train.image_shape, dy, dx))
-               for dy, dx in shifts) / len(shifts)
+    return sum(teacher_logits(t, shift_images(X, train.image_shape, dy, dx))
+               for t in teachers for dy, dx in shifts) / (len(teachers) * len(shifts))
 
 
 def main(variant: str) -> int:
@@ -163,7 +165,7 @@ def main(variant: str) -> int:
         q = replace(p, student_recipe=(*p.student_recipe, *spec.get("recipe", ())),
                     epochs=spec.get("epochs", p.epochs))
         logits = (None if variant.endswith("alone") else
-                  soft_logits(spec.get("targets"), teacher, train, p))
+                  soft_logits(spec.get("targets"), teacher, train.X, train, p))
         errors = []
         for i, qi in enumerate(seeded_profiles(q)):  # replicate's seeds (same cache keys)
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
@@ -173,6 +175,12 @@ def main(variant: str) -> int:
             print(f"{variant} seed {i}: {errors[-1]} test errors, "
                   f"dead units {dead_units(net, train.X)}", flush=True)
         print(f"{variant}: {errors} test errors, mean {sum(errors) / len(errors):.1f}")
+        return 0
+    if variant == "teachers":
+        for targets in (None, "shiftavg", "ens2", "ens2shiftavg"):
+            z = soft_logits(targets, teacher, test.X, train, p)
+            print(f"teachers {targets or 'plain'}: {int((z.argmax(1) != test.y).sum())} "
+                  "test errors")
         return 0
     if variant.startswith("fast") and variant != "fast":
         # replicate's own recipes (train_distilled / train_generalist) with the rate doubled
