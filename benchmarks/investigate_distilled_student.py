@@ -81,7 +81,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from kdlab.data import load_dataset
+from kdlab.data import load_dataset, shift_images
 from kdlab.distill import distill_student, teacher_logits
 from kdlab.experiments import (
     ALPHA,
@@ -125,16 +125,6 @@ def dead_units(net, X) -> list[int]:
             if isinstance(layer, torch.nn.ReLU):
                 dead.append(int((h.amax(0) == 0).sum()))
     return dead
-
-
-def shift_images(X, image_shape, dy: int, dx: int):
-    """Every flattened image of ``X`` translated by (``dy``, ``dx``) pixels, zero-filled."""
-    import numpy as np
-
-    h, w = image_shape
-    s = max(abs(dy), abs(dx))
-    padded = np.pad(np.asarray(X).reshape(-1, h, w), ((0, 0), (s, s), (s, s)))
-    return padded[:, s - dy:s - dy + h, s - dx:s - dx + w].reshape(len(X), h * w)
 
 
 def soft_logits(targets, teacher, X, train, p):

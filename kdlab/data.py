@@ -325,6 +325,29 @@ def random_shift(X, image_shape: tuple[int, int], max_shift: int = 2, generator=
     return out.reshape(len(X), h * w)
 
 
+def shift_images(X, image_shape: tuple[int, int], dy: int, dx: int) -> np.ndarray:
+    """Every flattened image of ``X`` moved down by ``dy`` and right by ``dx`` pixels (negative:
+    up, left), zero-filled; a new float array of the same shape.
+
+    One of the translations :func:`random_shift` draws, applied to all images: averaging a
+    network's outputs over all of them is how ``benchmarks/investigate_distilled_student.py``
+    queries the jitter-trained teacher (book/reproducing.md).
+    """
+    X = to_numpy(X, None)
+    if X.dtype.kind not in "fiu":
+        raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2:
+        raise ValueError(f"image_shape must be (height, width), got {image_shape!r}")
+    h, w = (check_int(v, "image_shape", lo=1) for v in image_shape)
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise ValueError(f"X: expected shape (N, {h * w}) for images {tuple(image_shape)}, "
+                         f"got {X.shape}")
+    dy, dx = check_int(dy, "dy"), check_int(dx, "dx")
+    s = max(abs(dy), abs(dx))
+    padded = np.pad(X.reshape(-1, h, w), ((0, 0), (s, s), (s, s)))
+    return padded[:, s - dy:s - dy + h, s - dx:s - dx + w].reshape(len(X), h * w)
+
+
 def jitter(image_shape: tuple[int, int], max_shift: int = 2):
     """An ``augment`` for ``fit`` and ``distill_student``: random ±``max_shift`` translations.
 

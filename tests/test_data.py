@@ -40,6 +40,7 @@ from kdlab.data import (
     random_shift,
     read_idx,
     search_path,
+    shift_images,
     stratified_subset,
     train_val_split,
     write_idx,
@@ -778,6 +779,37 @@ def test_random_shift_moves_each_image_by_at_most_max_shift():
     assert out.shape == X.shape and out.dtype == X.dtype
     found = _which_shifts(X, out, shape, s)
     assert set(found) == {(dy, dx) for dy in range(-s, s + 1) for dx in range(-s, s + 1)}
+
+
+def test_shift_images_is_the_numpy_shift_of_every_image_and_one_of_random_shifts():
+    shape = (5, 7)
+    X = np.random.default_rng(0).random((6, 35)).astype(np.float32) + 0.1
+    for dy in range(-3, 4):
+        for dx in range(-3, 4):
+            out = shift_images(X, shape, dy, dx)
+            assert out.shape == X.shape and out.dtype == X.dtype
+            for x, o in zip(X, out, strict=True):
+                np.testing.assert_array_equal(o.reshape(shape), _np_shift(x.reshape(shape), dy, dx))
+    assert not np.shares_memory(shift_images(X, shape, 0, 0), X)
+    # random_shift draws from the same translations: each output is one of shift_images's
+    Xt = torch.as_tensor(X)
+    out = random_shift(Xt, shape, 2, generator=torch.Generator().manual_seed(0)).numpy()
+    for (dy, dx), o, i in zip(_which_shifts(Xt, torch.as_tensor(out), shape, 2), out,
+                              range(len(X)), strict=True):
+        np.testing.assert_array_equal(o, shift_images(X[i:i + 1], shape, dy, dx)[0])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"X": np.zeros((2, 6)), "image_shape": (2, 2)}, ValueError, "X: expected shape"),
+    ({"X": np.zeros((2, 6)), "image_shape": (6,)}, ValueError, "image_shape"),
+    ({"X": np.zeros((2, 6)), "image_shape": (2, 3), "dy": 0.5}, TypeError, "dy"),
+    ({"X": np.zeros((2, 6)), "image_shape": (2, 3), "dx": "1"}, TypeError, "dx"),
+    ({"X": np.array([["a"] * 6]), "image_shape": (2, 3)}, TypeError, "X must hold numbers"),
+])
+def test_shift_images_bad_input_names_the_argument(kwargs, error, match):
+    kwargs = {"dy": 1, "dx": 1, **kwargs}
+    with pytest.raises(error, match=match):
+        shift_images(**kwargs)
 
 
 def test_random_shift_is_seeded_by_its_generator():
