@@ -73,7 +73,10 @@ much as a seed does).
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
 
-    python benchmarks/investigate_distilled_student.py VARIANT
+    python benchmarks/investigate_distilled_student.py VARIANT [N]
+
+``N``: the seeded variants' number of seeds (default the profile's three; the first three
+are the same runs, from the cache).
 """
 
 from __future__ import annotations
@@ -140,7 +143,7 @@ def soft_logits(targets, teacher, X, train, p):
                for t in teachers for dy, dx in shifts) / (len(teachers) * len(shifts))
 
 
-def main(variant: str) -> int:
+def main(variant: str, n: int | None = None) -> int:
     if variant not in VARIANTS:
         raise SystemExit(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     p = get_profile("paper")
@@ -157,7 +160,7 @@ def main(variant: str) -> int:
         logits = (None if variant.endswith("alone") else
                   soft_logits(spec.get("targets"), teacher, train.X, train, p))
         errors = []
-        for i, qi in enumerate(seeded_profiles(q)):  # replicate's seeds (same cache keys)
+        for i, qi in enumerate(seeded_profiles(q, n)):  # replicate's seeds (same keys)
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
                    else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}",
                                         alpha=spec.get("alpha")))
@@ -221,4 +224,5 @@ def main(variant: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else ""))
+    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "",
+                          int(sys.argv[2]) if len(sys.argv) > 2 else None))
