@@ -50,8 +50,10 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     ens2      the same seeds distilled from the mean logits of the two teachers (seeds 0 and
               1): what a better teacher would give (not the paper's single teacher)
     ens2shiftavg  both: the two teachers' logits, each averaged over the 25 shifts
+    mcdrop    the same seeds, each soft target the teacher's logits averaged over 25 dropout
+              masks (its training mode) on the unshifted image: one network, no translation
     teachers  the test errors of those soft targets' argmax on the test images (plain,
-              shiftavg, ens2, ens2shiftavg): how good a teacher each student learns from
+              shiftavg, ens2, ens2shiftavg, mcdrop): how good a teacher each student learns from
 
 The variants above ``fast1`` change the first paper recipe of the students (lr 0.05, no
 warm-up; the profile's until session 7); ``fast*`` use the rates they name, warmed up.
@@ -105,14 +107,15 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
             "short", "shortalone", "teacher1", "shiftavg", "ens2",
-            "ens2shiftavg", "teachers")
+            "ens2shiftavg", "teachers", "mcdrop")
 #: The seeded variants, three seeds each: one change to the profile's students (``recipe``
 #: entries, ``epochs``, the soft targets' weight ``alpha``) or to its teacher's seed.
 SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
           "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
           "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
           "teacher1": {"teacher_seed": 1}, "shiftavg": {"targets": "shiftavg"},
-          "ens2": {"targets": "ens2"}, "ens2shiftavg": {"targets": "ens2shiftavg"}}
+          "ens2": {"targets": "ens2"}, "ens2shiftavg": {"targets": "ens2shiftavg"},
+          "mcdrop": {"targets": "mcdrop"}}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -121,7 +124,7 @@ def dead_units(net, X) -> list[int]:
     """Per hidden layer of an MLP, the ReLUs that output 0 on every row of ``X``."""
     import torch
 
-    dead, h = [], torch.as_tensor(X, dtype=torch.float32)
+    dead, h = [], torch.tensor(X, dtype=torch.float32)  # a copy: train.X is read-only
     with torch.no_grad():
         for layer in net.body:
             h = layer(h)
@@ -130,10 +133,32 @@ def dead_units(net, X) -> list[int]:
     return dead
 
 
+def dropout_mean_logits(teacher, X, masks: int = 25, batch_size: int = 4096):
+    """The teacher's logits for every row of ``X`` averaged over ``masks`` dropout masks (in
+    training mode, its weights unchanged; seeded, the global random stream untouched)."""
+    import numpy as np
+    import torch
+
+    out = np.zeros((len(X), teacher.head.out_features), np.float64)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(0)
+        teacher.train()
+        try:
+            for _ in range(masks):
+                for i in range(0, len(X), batch_size):
+                    xb = torch.tensor(np.asarray(X[i:i + batch_size]), dtype=torch.float32)
+                    out[i:i + batch_size] += teacher(xb).double().numpy()
+        finally:
+            teacher.eval()
+    return (out / masks).astype(np.float32)
+
+
 def soft_logits(targets, teacher, X, train, p):
     """The soft targets' logits for every image of ``X``: the teacher's (``targets`` None),
     its mean over the ±``p.teacher_jitter`` shifts of each image (``"shiftavg"``), the mean of
     it and the second teacher's (``"ens2"``), or both means (``"ens2shiftavg"``)."""
+    if targets == "mcdrop":
+        return dropout_mean_logits(teacher, X)
     teachers = [teacher]
     if targets in ("ens2", "ens2shiftavg"):
         teachers.append(train_teacher(train, replace(p, seed=p.seed + 1), name="teacher-seed1"))
@@ -170,7 +195,7 @@ def main(variant: str, n: int | None = None) -> int:
         print(f"{variant}: {errors} test errors, mean {sum(errors) / len(errors):.1f}")
         return 0
     if variant == "teachers":
-        for targets in (None, "shiftavg", "ens2", "ens2shiftavg"):
+        for targets in (None, "shiftavg", "ens2", "ens2shiftavg", "mcdrop"):
             z = soft_logits(targets, teacher, test.X, train, p)
             print(f"teachers {targets or 'plain'}: {int((z.argmax(1) != test.y).sum())} "
                   "test errors")
