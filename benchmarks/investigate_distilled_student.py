@@ -71,6 +71,11 @@ Session 8 (2026-12-03, a second machine; the teacher retrained: 65 errors): base
 b64 88, 87 (stopped); lr15 84, 88, 89; half 77, 91, 89; long 92, 96, 87; short 96, 91, 86;
 basealone 143, 128, 140 (146, 142, 139 on the first machine: the CPU alone moves a run as
 much as a seed does).
+Session 9 (2026-12-03, the second machine; only the soft targets change): teachers: plain 65,
+shiftavg 65, ens2 66, ens2shiftavg 67 test errors; teacher1 (its teacher: 67) 81, 91, 88;
+ens2 82, 87, 80; ens2shiftavg 82, 82, 83; with five seeds ("VARIANT 5") base 84, 91, 90, 81,
+87 (86.6) and shiftavg 80, 83, 79, 79, 83 (80.8: better on every seed, by 2 to 11);
+mcdrop 88, 85, 90 (its targets: 70 test errors).
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
