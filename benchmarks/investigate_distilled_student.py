@@ -161,7 +161,8 @@ def dropout_mean_logits(teacher, X, masks: int = 25, batch_size: int = 4096):
 def soft_logits(targets, teacher, X, train, p):
     """The soft targets' logits for every image of ``X``: the teacher's (``targets`` None),
     its mean over the ±``p.teacher_jitter`` shifts of each image (``"shiftavg"``), the mean of
-    it and the second teacher's (``"ens2"``), or both means (``"ens2shiftavg"``)."""
+    it and the second teacher's (``"ens2"``), both means (``"ens2shiftavg"``), or its mean over
+    dropout masks on the unshifted images (``"mcdrop"``)."""
     if targets == "mcdrop":
         return dropout_mean_logits(teacher, X)
     teachers = [teacher]
