@@ -52,6 +52,8 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
     ens2shiftavg  both: the two teachers' logits, each averaged over the 25 shifts
     mcdrop    the same seeds, each soft target the teacher's logits averaged over 25 dropout
               masks (its training mode) on the unshifted image: one network, no translation
+    T8        the profile's recipe and seeds at T = 8 instead of 20: if the students copy one
+              network's noise in the wrong classes' logits, a lower T copies less of it
     teachers  the test errors of those soft targets' argmax on the test images (plain,
               shiftavg, ens2, ens2shiftavg, mcdrop): how good a teacher each student learns from
 
@@ -112,15 +114,16 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
             "short", "shortalone", "teacher1", "shiftavg", "ens2",
-            "ens2shiftavg", "teachers", "mcdrop")
+            "ens2shiftavg", "teachers", "mcdrop", "T8")
 #: The seeded variants, three seeds each: one change to the profile's students (``recipe``
-#: entries, ``epochs``, the soft targets' weight ``alpha``) or to its teacher's seed.
+#: entries, ``epochs``, the soft targets' weight ``alpha`` or temperature ``T``), to their
+#: teacher's seed, or to where the soft targets come from (``targets``: see soft_logits).
 SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
           "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
           "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
           "teacher1": {"teacher_seed": 1}, "shiftavg": {"targets": "shiftavg"},
           "ens2": {"targets": "ens2"}, "ens2shiftavg": {"targets": "ens2shiftavg"},
-          "mcdrop": {"targets": "mcdrop"}}
+          "mcdrop": {"targets": "mcdrop"}, "T8": {"T": 8.0}}
 WARMUP = 5  # epochs
 FIRST_LR = 0.05  # the students' first paper recipe, without a warm-up
 
@@ -194,7 +197,7 @@ def main(variant: str, n: int | None = None) -> int:
         for i, qi in enumerate(seeded_profiles(q, n)):  # replicate's seeds (same keys)
             net = (train_generalist(train, qi, name=f"student-{base}-seed{i}") if logits is None
                    else train_distilled(train, qi, logits, name=f"distilled-{base}-seed{i}",
-                                        alpha=spec.get("alpha")))
+                                        alpha=spec.get("alpha"), T=spec.get("T")))
             errors.append(evaluate(net, test.X, test.y)["errors"])
             print(f"{variant} seed {i}: {errors[-1]} test errors, "
                   f"dead units {dead_units(net, train.X)}", flush=True)
