@@ -77,7 +77,7 @@ Session 9 (2026-12-03, the second machine; only the soft targets change): teache
 shiftavg 65, ens2 66, ens2shiftavg 67 test errors; teacher1 (its teacher: 67) 81, 91, 88;
 ens2 82, 87, 80; ens2shiftavg 82, 82, 83; with five seeds ("VARIANT 5") base 84, 91, 90, 81,
 87 (86.6) and shiftavg 80, 83, 79, 79, 83 (80.8: better on every seed, by 2 to 11);
-mcdrop 88, 85, 90 (its targets: 70 test errors).
+mcdrop 88, 85, 90 (its targets: 70 test errors); T8 88, 95, 88 (90.3).
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
