@@ -34,6 +34,7 @@ one variant of chapter 02's distilled 800-800 student, cached, and prints its te
               computes if the profile adopts it); b64alone: its three students alone
     lr15      the same with a rate of 0.15; lr15alone: its students alone
     b32       the same with batches of 32; b32alone: its students alone
+    b32s      batches of 32 at a quarter of the rate (0.025: the rate per image kept)
     base      the profile's recipe unchanged, the same three seeds (replicate's own distilled
               students: their control on the teacher at hand); basealone: its students alone
     half      the profile's recipe, the same three seeds, alpha = 0.5 (the labels' weight 5
@@ -77,7 +78,8 @@ Session 9 (2026-12-03, the second machine; only the soft targets change): teache
 shiftavg 65, ens2 66, ens2shiftavg 67 test errors; teacher1 (its teacher: 67) 81, 91, 88;
 ens2 82, 87, 80; ens2shiftavg 82, 82, 83; with five seeds ("VARIANT 5") base 84, 91, 90, 81,
 87 (86.6) and shiftavg 80, 83, 79, 79, 83 (80.8: better on every seed, by 2 to 11);
-mcdrop 88, 85, 90 (its targets: 70 test errors); T8 88, 95, 88 (90.3).
+mcdrop 88, 85, 90 (its targets: 70 test errors); T8 88, 95, 88 (90.3); b32 diverged (loss
+nan in epoch 5, at the peak rate 0.1); b32s 90, 88, 84 (87.3).
 
 Measured on 2026-12-03 (one seed each, book/reproducing.md): 91, 120, 74, 69. Needs MNIST
 (``python -m kdlab.data fetch mnist``); 5-15 minutes per variant on 2 CPU cores.
@@ -114,12 +116,13 @@ VARIANTS = ("longer", "lowT", "jitter", "control", "soft", "fast", "seed1", "see
             "fastsoft", "fasthalf", "b64", "b64alone", "lr15", "lr15alone", "b32", "b32alone",
             "base", "basealone", "half", "long", "longalone",
             "short", "shortalone", "teacher1", "shiftavg", "ens2",
-            "ens2shiftavg", "teachers", "mcdrop", "T8")
+            "ens2shiftavg", "teachers", "mcdrop", "T8", "b32s")
 #: The seeded variants, three seeds each: one change to the profile's students (``recipe``
 #: entries, ``epochs``, the soft targets' weight ``alpha`` or temperature ``T``), to their
 #: teacher's seed, or to where the soft targets come from (``targets``: see soft_logits).
 SEEDED = {"base": {}, "b64": {"recipe": (("batch_size", 64),)},
           "lr15": {"recipe": (("lr", 0.15),)}, "b32": {"recipe": (("batch_size", 32),)},
+          "b32s": {"recipe": (("batch_size", 32), ("lr", 0.025))},
           "half": {"alpha": 0.5}, "long": {"epochs": 120}, "short": {"epochs": 30},
           "teacher1": {"teacher_seed": 1}, "shiftavg": {"targets": "shiftavg"},
           "ens2": {"targets": "ens2"}, "ens2shiftavg": {"targets": "ens2shiftavg"},
